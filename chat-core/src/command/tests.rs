@@ -1,0 +1,218 @@
+use super::*;
+use proptest::prelude::*;
+
+fn parse(line: &str) -> Result<Command, ParseError> {
+    Command::parse(line)
+}
+
+#[test]
+fn plain_text_is_said() {
+    assert_eq!(parse("hello world"), Ok(Command::Say("hello world".into())));
+    assert_eq!(parse("  padded  "), Ok(Command::Say("padded".into())));
+}
+
+#[test]
+fn double_slash_says_a_literal_slash() {
+    assert_eq!(parse("//shrug"), Ok(Command::Say("/shrug".into())));
+    assert_eq!(Command::Say("/shrug".into()).to_string(), "//shrug");
+}
+
+#[test]
+fn blank_lines_are_empty() {
+    assert_eq!(parse(""), Err(ParseError::Empty));
+    assert_eq!(parse("  \t "), Err(ParseError::Empty));
+}
+
+#[test]
+fn aliases_and_case_are_accepted() {
+    assert_eq!(parse("/names"), Ok(Command::Who));
+    assert_eq!(parse("/LIST"), Ok(Command::Who));
+    assert_eq!(parse("/quit"), Ok(Command::Exit));
+    assert_eq!(parse("/Nick Bob"), Ok(Command::Nick("Bob".into())));
+}
+
+#[test]
+fn unknown_commands_are_a_variant() {
+    assert_eq!(
+        parse("/frobnicate now"),
+        Ok(Command::Unknown {
+            name: "frobnicate".into()
+        })
+    );
+}
+
+#[test]
+fn missing_arguments_show_the_usage() {
+    for (line, usage) in [
+        ("/nick", "/nick NAME"),
+        ("/msg", "/msg NAME TEXT"),
+        ("/msg bob", "/msg NAME TEXT"),
+        ("/me", "/me TEXT"),
+        ("/reply   ", "/reply TEXT"),
+        ("/whois", "/whois NAME"),
+        ("/join", "/join #ROOM"),
+        ("/unignore", "/unignore NAME"),
+    ] {
+        assert_eq!(
+            parse(line),
+            Err(ParseError::MissingArgument { usage }),
+            "{line}"
+        );
+    }
+    let message = parse("/nick").unwrap_err().to_string();
+    assert_eq!(message, "missing argument; usage: /nick NAME");
+}
+
+#[test]
+fn one_word_arguments_refuse_extra_words() {
+    assert_eq!(
+        parse("/nick two words"),
+        Err(ParseError::InvalidArgument {
+            found: "words".into(),
+            usage: "/nick NAME"
+        })
+    );
+}
+
+#[test]
+fn msg_keeps_the_text_as_typed() {
+    assert_eq!(
+        parse("/msg bob  hello   there "),
+        Ok(Command::Msg {
+            to: "bob".into(),
+            text: "hello   there".into()
+        })
+    );
+}
+
+#[test]
+fn optional_arguments() {
+    assert_eq!(parse("/away"), Ok(Command::Away(None)));
+    assert_eq!(
+        parse("/away at lunch"),
+        Ok(Command::Away(Some("at lunch".into())))
+    );
+    assert_eq!(parse("/ignore"), Ok(Command::Ignore(None)));
+    assert_eq!(parse("/theme"), Ok(Command::Theme(None)));
+    assert_eq!(parse("/theme MONO"), Ok(Command::Theme(Some(Theme::Mono))));
+    assert!(matches!(
+        parse("/theme neon"),
+        Err(ParseError::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn timestamp_takes_a_mode_and_an_offset_in_either_order() {
+    let plus2 = UtcOffset::parse("+02:00");
+    assert_eq!(
+        parse("/timestamp datetime +02:00"),
+        Ok(Command::Timestamp {
+            mode: Some(TimestampMode::DateTime),
+            offset: plus2
+        })
+    );
+    assert_eq!(
+        parse("/timestamp +02:00 off"),
+        Ok(Command::Timestamp {
+            mode: Some(TimestampMode::Off),
+            offset: plus2
+        })
+    );
+    assert_eq!(
+        parse("/timestamp"),
+        Ok(Command::Timestamp {
+            mode: None,
+            offset: None
+        })
+    );
+    assert!(matches!(
+        parse("/timestamp +25:00"),
+        Err(ParseError::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        parse("/timestamp time time"),
+        Err(ParseError::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn completion_lists_commands_and_aliases() {
+    assert_eq!(complete("/wh"), ["/who", "/whois"]);
+    assert_eq!(complete("/Q"), ["/quiet", "/quit"]);
+    assert!(complete("/zzz").is_empty());
+}
+
+#[test]
+fn every_command_spec_parses() {
+    for spec in COMMANDS {
+        let filled = spec
+            .usage
+            .replace("[MODE] [OFFSET]", "time +01:00")
+            .replace("[colors|mono]", "mono")
+            .replace("#ROOM", "#rust")
+            .replace(['[', ']'], "")
+            .replace("NAME", "bob")
+            .replace("TEXT", "hi there")
+            .replace("REASON", "lunch");
+        let parsed = parse(&filled);
+        assert!(
+            matches!(parsed, Ok(ref c) if !matches!(c, Command::Unknown { .. } | Command::Say(_))),
+            "{filled} -> {parsed:?}"
+        );
+    }
+}
+
+fn word() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9_.#@-]{1,12}"
+}
+
+/// Text as a member would type it: non-empty, no surrounding whitespace.
+fn text() -> impl Strategy<Value = String> {
+    "[^\\s/]\\PC{0,30}"
+        .prop_map(|s| s.trim().to_owned())
+        .prop_filter("non-empty", |s| !s.is_empty())
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    let mode = prop::option::of(prop::sample::select(TimestampMode::ALL.to_vec()));
+    let offset =
+        prop::option::of((-1439i16..=1439).prop_map(|m| UtcOffset::from_minutes(m).unwrap()));
+    prop_oneof![
+        text().prop_map(Command::Say),
+        text().prop_map(|t| Command::Say(format!("/{t}"))),
+        text().prop_map(Command::Me),
+        Just(Command::Help),
+        Just(Command::Who),
+        word().prop_map(Command::Nick),
+        (word(), text()).prop_map(|(to, text)| Command::Msg { to, text }),
+        text().prop_map(Command::Reply),
+        prop::option::of(text()).prop_map(Command::Away),
+        Just(Command::Back),
+        word().prop_map(Command::Whois),
+        (mode, offset).prop_map(|(mode, offset)| Command::Timestamp { mode, offset }),
+        prop::option::of(prop::sample::select(Theme::ALL.to_vec())).prop_map(Command::Theme),
+        prop::option::of(word()).prop_map(Command::Ignore),
+        word().prop_map(Command::Unignore),
+        Just(Command::Quiet),
+        word().prop_map(Command::Join),
+        Just(Command::Rooms),
+        Just(Command::Part),
+        Just(Command::Motd),
+        Just(Command::Exit),
+        "[a-z][a-z0-9]{0,8}"
+            .prop_filter("not a command", |n| lookup(&format!("/{n}")).is_none())
+            .prop_map(|name| Command::Unknown { name }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn parse_of_display_round_trips(cmd in command()) {
+        prop_assert_eq!(parse(&cmd.to_string()), Ok(cmd));
+    }
+
+    #[test]
+    fn parse_never_panics(line in any::<String>()) {
+        let _ = parse(&line);
+    }
+}

@@ -1,0 +1,464 @@
+//! Carrying out commands: each [`Command`] variant's effect on the hub.
+//!
+//! Failures are answered with an error notice to the member who typed the line, and nobody
+//! else; the [`Outcome`] says whether the line failed so a one-shot `exec` can exit non-zero.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Hub, Ignored, MemberId, Outbox, Outcome, Room};
+use crate::command::{COMMANDS, Command, ParseError};
+use crate::event::{Event, EventKind, NoticeLevel};
+use crate::name::{self, LOBBY, MAX_NAME_CHARS};
+use crate::render::humanize;
+use crate::sanitize::sanitize;
+
+/// A command that could not be carried out: the message is shown to the member.
+struct Refusal(String);
+
+type Reply = Result<Option<String>, Refusal>;
+
+fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal(message.into()))
+}
+
+pub(super) fn submit<O: Outbox>(
+    hub: &mut Hub<O>,
+    id: MemberId,
+    line: &str,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let mut exit = false;
+    let result = match hub.members.get_mut(&id) {
+        None => refuse("you are not connected"),
+        Some(member) => {
+            member.last_active = now;
+            match Command::parse(line) {
+                Err(ParseError::Empty) => Ok(None),
+                Err(error) => refuse(error.to_string()),
+                Ok(Command::Exit) => {
+                    exit = true;
+                    Ok(None)
+                }
+                Ok(command) => execute(hub, id, command, now),
+            }
+        }
+    };
+    let failed = match result {
+        Ok(None) => false,
+        Ok(Some(text)) => {
+            hub.notify(id, now, NoticeLevel::Info, text);
+            false
+        }
+        Err(Refusal(text)) => {
+            hub.notify(id, now, NoticeLevel::Error, text);
+            true
+        }
+    };
+    let me = hub.me(id).unwrap_or_else(|| super::Me {
+        name: String::new(),
+        room: LOBBY.to_owned(),
+        prefs: Default::default(),
+    });
+    Outcome { me, exit, failed }
+}
+
+fn execute<O: Outbox>(
+    hub: &mut Hub<O>,
+    id: MemberId,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Reply {
+    match command {
+        Command::Say(text) => say(hub, id, &text, now, |room, from, text| EventKind::Said {
+            room,
+            from,
+            text,
+        }),
+        Command::Me(text) => say(hub, id, &text, now, |room, from, text| EventKind::Emote {
+            room,
+            from,
+            text,
+        }),
+        Command::Help => Ok(Some(help(hub.config.max_message_chars))),
+        Command::Who => Ok(Some(who(hub, id))),
+        Command::Nick(new) => nick(hub, id, &new, now),
+        Command::Msg { to, text } => {
+            let target = resolve(hub, &to)?;
+            private(hub, id, target, &text, now)
+        }
+        Command::Reply(text) => {
+            let target = hub.members[&id]
+                .reply_to
+                .filter(|t| hub.members.contains_key(t));
+            match target {
+                Some(target) => private(hub, id, target, &text, now),
+                None => {
+                    refuse("nobody to reply to: no one still here has sent you a private message")
+                }
+            }
+        }
+        Command::Away(reason) => {
+            let reason = reason
+                .map(|r| cap_chars(&sanitize(&r), 200))
+                .unwrap_or_default();
+            let member = member_mut(hub, id);
+            member.away = Some(reason.clone());
+            Ok(Some(if reason.is_empty() {
+                "you are marked away".to_owned()
+            } else {
+                format!("you are marked away: {reason}")
+            }))
+        }
+        Command::Back => match member_mut(hub, id).away.take() {
+            Some(_) => Ok(Some(
+                "welcome back; you are no longer marked away".to_owned(),
+            )),
+            None => refuse("you were not marked away"),
+        },
+        Command::Whois(name) => {
+            let target = resolve(hub, &name)?;
+            Ok(Some(whois(hub, target, now)))
+        }
+        Command::Timestamp { mode, offset } => {
+            let prefs = &mut member_mut(hub, id).prefs;
+            if let Some(mode) = mode {
+                prefs.timestamp = mode;
+            }
+            if let Some(offset) = offset {
+                prefs.offset = offset;
+            }
+            let verb = if mode.is_none() && offset.is_none() {
+                "are"
+            } else {
+                "are now"
+            };
+            Ok(Some(format!(
+                "timestamps {verb}: {}, UTC{} (change with /timestamp [off|time|datetime] [+HH:MM])",
+                prefs.timestamp.as_str(),
+                prefs.offset
+            )))
+        }
+        Command::Theme(theme) => {
+            let prefs = &mut member_mut(hub, id).prefs;
+            match theme {
+                Some(theme) => {
+                    prefs.theme = theme;
+                    Ok(Some(format!("theme set to {}", theme.as_str())))
+                }
+                None => Ok(Some(format!(
+                    "your theme is {}; choose one with /theme colors or /theme mono",
+                    prefs.theme.as_str()
+                ))),
+            }
+        }
+        Command::Ignore(None) => {
+            let names: Vec<&str> = hub.members[&id]
+                .ignoring
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect();
+            Ok(Some(if names.is_empty() {
+                "you are not ignoring anyone".to_owned()
+            } else {
+                format!("ignoring: {}", names.join(", "))
+            }))
+        }
+        Command::Ignore(Some(name)) => ignore(hub, id, &name),
+        Command::Unignore(name) => {
+            // Someone online is matched as they are now; someone gone, by the name they had.
+            let folded = name::fold(name.trim_start_matches('@'));
+            let online = hub
+                .find(&folded)
+                .map(|other| (other, hub.members[&other].fingerprint.clone()));
+            let member = member_mut(hub, id);
+            let before = member.ignoring.len();
+            member.ignoring.retain(|i| match &online {
+                Some((other, key)) => i.id != *other && (key.is_none() || i.fingerprint != *key),
+                None => name::fold(&i.name) != folded,
+            });
+            if member.ignoring.len() == before {
+                refuse(format!("you are not ignoring {name}"))
+            } else {
+                Ok(Some(format!("no longer ignoring {name}")))
+            }
+        }
+        Command::Quiet => {
+            let prefs = &mut member_mut(hub, id).prefs;
+            prefs.quiet = !prefs.quiet;
+            Ok(Some(
+                if prefs.quiet {
+                    "quiet mode on: joins and leaves are hidden"
+                } else {
+                    "quiet mode off: joins and leaves are shown"
+                }
+                .to_owned(),
+            ))
+        }
+        Command::Join(room) => join_room(hub, id, &room, now),
+        Command::Part => {
+            if hub.members[&id].room == name::fold(LOBBY) {
+                refuse(format!("you are already in {LOBBY}"))
+            } else {
+                join_room(hub, id, LOBBY, now)
+            }
+        }
+        Command::Rooms => Ok(Some(rooms(hub))),
+        Command::Motd => match &hub.config.motd {
+            Some(motd) => Ok(Some(motd.clone())),
+            None => Ok(Some("there is no message of the day".to_owned())),
+        },
+        Command::Exit => Ok(None),
+        Command::Unknown { name } => refuse(format!(
+            "unknown command /{}; type /help for the list",
+            cap_chars(&name, 40)
+        )),
+    }
+}
+
+fn member_mut<O>(hub: &mut Hub<O>, id: MemberId) -> &mut super::Member<O> {
+    hub.members
+        .get_mut(&id)
+        .expect("submit checks that the member exists before executing")
+}
+
+fn cap_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// Checks a message body against the length limit and cleans it.
+fn body(hub: &Hub<impl Outbox>, text: &str) -> Result<String, Refusal> {
+    let chars = text.chars().count();
+    let max = hub.config.max_message_chars;
+    if chars > max {
+        return refuse(format!(
+            "message too long: {chars} characters, the limit is {max}; nothing was sent"
+        ));
+    }
+    let clean = sanitize(text);
+    if clean.trim().is_empty() {
+        return refuse("nothing to send: the message held only control characters");
+    }
+    Ok(clean)
+}
+
+fn say<O: Outbox>(
+    hub: &mut Hub<O>,
+    id: MemberId,
+    text: &str,
+    now: DateTime<Utc>,
+    kind: fn(String, String, String) -> EventKind,
+) -> Reply {
+    let text = body(hub, text)?;
+    let member = &hub.members[&id];
+    if !member.visible {
+        return refuse("this session is not in a room; connect interactively to chat");
+    }
+    let event = Event::new(
+        now,
+        kind(hub.room_name(&member.room), member.name.clone(), text),
+    );
+    hub.say(id, event);
+    Ok(None)
+}
+
+/// Finds a connected, visible member by name (an `@` in front is allowed).
+fn resolve<O: Outbox>(hub: &Hub<O>, name: &str) -> Result<MemberId, Refusal> {
+    let bare = name.trim_start_matches('@');
+    match hub.by_name.get(&name::fold(bare)) {
+        Some(id) if hub.members.get(id).is_some_and(|m| m.visible) => Ok(*id),
+        _ => refuse(format!(
+            "no one here is called {}",
+            cap_chars(bare, MAX_NAME_CHARS + 8)
+        )),
+    }
+}
+
+fn private<O: Outbox>(
+    hub: &mut Hub<O>,
+    from: MemberId,
+    to: MemberId,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Reply {
+    let text = body(hub, text)?;
+    let sender = &hub.members[&from];
+    let (sender_name, sender_key) = (sender.name.clone(), sender.fingerprint.clone());
+    let target = member_mut(hub, to);
+    let target_name = target.name.clone();
+    if !target.ignores(from, sender_key.as_deref()) {
+        target.reply_to = Some(from);
+        let event = Event::new(
+            now,
+            EventKind::PrivateFrom {
+                from: sender_name,
+                text: text.clone(),
+            },
+        );
+        hub.deliver_to(to, Arc::new(event));
+    }
+    let echo = Event::new(
+        now,
+        EventKind::PrivateTo {
+            to: target_name,
+            text,
+        },
+    );
+    hub.deliver_to(from, Arc::new(echo));
+    Ok(None)
+}
+
+fn nick<O: Outbox>(hub: &mut Hub<O>, id: MemberId, asked: &str, now: DateTime<Utc>) -> Reply {
+    let Some(new) = name::clean_name(asked) else {
+        return refuse("a name holds letters, digits and _ - . (1 to 24 of them)");
+    };
+    let old = hub.members[&id].name.clone();
+    if new == old {
+        return refuse(format!("you are already called {old}"));
+    }
+    if let Some(holder) = hub.find(&new)
+        && holder != id
+    {
+        return refuse(format!("the name {new} is taken"));
+    }
+    hub.by_name.remove(&name::fold(&old));
+    hub.by_name.insert(name::fold(&new), id);
+    let member = member_mut(hub, id);
+    member.name = new.clone();
+    let (room, visible) = (member.room.clone(), member.visible);
+    if visible {
+        let kind = EventKind::Renamed {
+            room: hub.room_name(&room),
+            old,
+            new,
+        };
+        hub.broadcast(&room, None, Arc::new(Event::new(now, kind)));
+        Ok(None)
+    } else {
+        Ok(Some(format!("you are now {new}")))
+    }
+}
+
+fn ignore<O: Outbox>(hub: &mut Hub<O>, id: MemberId, name: &str) -> Reply {
+    let target = resolve(hub, name)?;
+    if target == id {
+        return refuse("you cannot ignore yourself");
+    }
+    let (target_name, fingerprint) = {
+        let t = &hub.members[&target];
+        (t.name.clone(), t.fingerprint.clone())
+    };
+    let member = member_mut(hub, id);
+    if member.ignores(target, fingerprint.as_deref()) {
+        return refuse(format!("you are already ignoring {target_name}"));
+    }
+    member.ignoring.push(Ignored {
+        id: target,
+        fingerprint,
+        name: target_name.clone(),
+    });
+    Ok(Some(format!(
+        "ignoring {target_name}; /unignore {target_name} to stop"
+    )))
+}
+
+fn join_room<O: Outbox>(hub: &mut Hub<O>, id: MemberId, asked: &str, now: DateTime<Utc>) -> Reply {
+    let Some(display) = name::clean_room(asked) else {
+        return refuse("a room name holds letters, digits and _ - . (1 to 24 of them), like #rust");
+    };
+    let key = name::fold(&display);
+    let member = &hub.members[&id];
+    if !member.visible {
+        return refuse("this session is not in a room");
+    }
+    let old = member.room.clone();
+    if old == key {
+        return refuse(format!("you are already in {display}"));
+    }
+    let name = member.name.clone();
+    hub.exit_room(id, &old);
+    let to = hub
+        .rooms
+        .entry(key.clone())
+        .or_insert_with(|| Room::new(display))
+        .name
+        .clone();
+    let moved = EventKind::Moved {
+        room: hub.room_name(&old),
+        name,
+        to,
+    };
+    hub.broadcast(&old, Some(id), Arc::new(Event::new(now, moved)));
+    hub.drop_room_if_empty(&old);
+    hub.enter_room(id, key, now);
+    Ok(None)
+}
+
+fn help(max_chars: usize) -> String {
+    let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+    let mut text = String::from("Commands:");
+    for spec in COMMANDS {
+        text.push_str(&format!("\n{:width$}  {}", spec.usage, spec.summary));
+        if !spec.aliases.is_empty() {
+            text.push_str(&format!(" (also {})", spec.aliases.join(", ")));
+        }
+    }
+    text.push_str(&format!(
+        "\nMessages are up to {max_chars} characters. Start a line with // to say a literal /."
+    ));
+    text
+}
+
+fn who<O: Outbox>(hub: &Hub<O>, id: MemberId) -> String {
+    let member = &hub.members[&id];
+    let room_name = hub.room_name(&member.room);
+    let names: Vec<String> = hub
+        .names_in(&room_name)
+        .into_iter()
+        .map(
+            |n| match hub.find(&n).and_then(|m| hub.members[&m].away.as_ref()) {
+                Some(_) => format!("{n} (away)"),
+                None => n,
+            },
+        )
+        .collect();
+    let place = if room_name == LOBBY {
+        String::new()
+    } else {
+        format!(" in {room_name}")
+    };
+    format!("{} connected{place}: {}", names.len(), names.join(", "))
+}
+
+fn whois<O: Outbox>(hub: &Hub<O>, id: MemberId, now: DateTime<Utc>) -> String {
+    let m = &hub.members[&id];
+    let key = match &m.fingerprint {
+        Some(fp) => fp.clone(),
+        None => "none (unverified name)".to_owned(),
+    };
+    let mut text = format!(
+        "name: {}\nkey: {key}\nconnected: {} UTC ({} ago)\nidle: {}\nroom: {}",
+        m.name,
+        m.connected_at.format("%Y-%m-%d %H:%M"),
+        humanize(now - m.connected_at),
+        humanize(now - m.last_active),
+        hub.room_name(&m.room),
+    );
+    if let Some(reason) = &m.away {
+        text.push_str(&format!(
+            "\naway: {}",
+            if reason.is_empty() { "yes" } else { reason }
+        ));
+    }
+    text
+}
+
+fn rooms<O: Outbox>(hub: &Hub<O>) -> String {
+    let list: Vec<String> = hub
+        .rooms
+        .values()
+        .map(|room| format!("{} ({})", room.name, room.members.len()))
+        .collect();
+    format!("rooms: {}", list.join(", "))
+}

@@ -1,0 +1,234 @@
+//! Rendering: from an [`Event`] to what one reader's terminal shows.
+//!
+//! Each reader sees an event through their own [`View`]: their name (for mentions), theme and
+//! timestamp settings. [`event_lines`] builds styled lines from the event; [`write_lines`]
+//! wraps them to the terminal's width and encodes them as bytes with `\r\n` line ends. All text
+//! that came from users goes through [`crate::sanitize`] on the way, via
+//! [`StyledLine::push_user`]. The prompt and the half-typed input beneath the messages are
+//! drawn by [`prompt`].
+
+pub mod prompt;
+mod style;
+mod text;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::event::{Event, EventKind, NoticeLevel};
+use crate::prefs::{Prefs, Theme, TimestampMode};
+pub use style::{Style, name_colour, sgr};
+pub use text::{Span, StyledLine, grapheme_width, text_width, wrap};
+
+/// Who is reading, and how they like to read.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The reader's name: lines that mention it are highlighted.
+    pub me: &'a str,
+    pub prefs: &'a Prefs,
+}
+
+/// The lines an event shows as, and whether it should ring the reader's bell (a mention or a
+/// private message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub lines: Vec<StyledLine>,
+    pub bell: bool,
+}
+
+/// Builds the lines `event` shows as in `view`, before wrapping.
+pub fn event_lines(event: &Event, view: &View<'_>) -> Rendered {
+    let mut line = StyledLine::new();
+    let mut bell = false;
+    let stamp = |line: &mut StyledLine| {
+        if let Some(time) = format_time(event.at, view.prefs) {
+            line.push_trusted(&time, Style::Time);
+            line.push_trusted(" ", Style::Plain);
+        }
+    };
+    match &event.kind {
+        EventKind::Said { from, text, .. } => {
+            stamp(&mut line);
+            line.push_user(from, name_colour(from));
+            line.push_trusted(": ", Style::Plain);
+            let mentioned = from != view.me && mentions(text, view.me);
+            bell = mentioned;
+            line.push_user(
+                text,
+                if mentioned {
+                    Style::Mention
+                } else {
+                    Style::Plain
+                },
+            );
+        }
+        EventKind::Emote { from, text, .. } => {
+            stamp(&mut line);
+            line.push_trusted("** ", Style::System);
+            line.push_user(from, name_colour(from));
+            line.push_trusted(" ", Style::Plain);
+            let mentioned = from != view.me && mentions(text, view.me);
+            bell = mentioned;
+            line.push_user(
+                text,
+                if mentioned {
+                    Style::Mention
+                } else {
+                    Style::Plain
+                },
+            );
+        }
+        EventKind::Joined { name, count, .. } => {
+            stamp(&mut line);
+            line.push_trusted("* ", Style::System);
+            line.push_user(name, Style::System);
+            line.push_trusted(&format!(" joined. (Connected: {count})"), Style::System);
+        }
+        EventKind::Left { name, after, .. } => {
+            stamp(&mut line);
+            line.push_trusted("* ", Style::System);
+            line.push_user(name, Style::System);
+            line.push_trusted(
+                &format!(" left. (After {})", humanize(*after)),
+                Style::System,
+            );
+        }
+        EventKind::Moved { name, to, .. } => {
+            stamp(&mut line);
+            line.push_trusted("* ", Style::System);
+            line.push_user(name, Style::System);
+            line.push_trusted(" left for ", Style::System);
+            line.push_user(to, Style::System);
+            line.push_trusted(".", Style::System);
+        }
+        EventKind::Renamed { old, new, .. } => {
+            stamp(&mut line);
+            line.push_trusted("* ", Style::System);
+            line.push_user(old, Style::System);
+            line.push_trusted(" is now known as ", Style::System);
+            line.push_user(new, Style::System);
+            line.push_trusted(".", Style::System);
+        }
+        EventKind::PrivateFrom { from, text } => {
+            stamp(&mut line);
+            line.push_trusted("[PM from ", Style::Private);
+            line.push_user(from, Style::Private);
+            line.push_trusted("] ", Style::Private);
+            line.push_user(text, Style::Plain);
+            bell = true;
+        }
+        EventKind::PrivateTo { to, text } => {
+            stamp(&mut line);
+            line.push_trusted("[PM to ", Style::Private);
+            line.push_user(to, Style::Private);
+            line.push_trusted("] ", Style::Private);
+            line.push_user(text, Style::Plain);
+        }
+        EventKind::Notice { level, text } => {
+            let style = match level {
+                NoticeLevel::Info => Style::Plain,
+                NoticeLevel::Error => Style::Error,
+            };
+            let lines = text
+                .split('\n')
+                .enumerate()
+                .map(|(i, part)| {
+                    let mut line = StyledLine::new();
+                    line.push_trusted(if i == 0 { "-> " } else { "   " }, Style::System);
+                    line.push_user(part, style);
+                    line
+                })
+                .collect();
+            return Rendered { lines, bell };
+        }
+        EventKind::Missed { count } => {
+            line.push_trusted("-> ", Style::System);
+            let noun = if *count == 1 { "message" } else { "messages" };
+            line.push_trusted(&format!("{count} {noun} skipped"), Style::Error);
+        }
+    }
+    Rendered {
+        lines: vec![line],
+        bell,
+    }
+}
+
+/// The timestamp a line gets in front of it, per the reader's settings.
+pub fn format_time(at: DateTime<Utc>, prefs: &Prefs) -> Option<String> {
+    let local = at.with_timezone(&prefs.offset.to_fixed());
+    match prefs.timestamp {
+        TimestampMode::Off => None,
+        TimestampMode::Time => Some(local.format("%H:%M").to_string()),
+        TimestampMode::DateTime => Some(local.format("%Y-%m-%d %H:%M").to_string()),
+    }
+}
+
+/// Whether `text` mentions `name` as a whole word (case ignored, an `@` in front allowed).
+pub fn mentions(text: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-');
+    let text = text.to_lowercase();
+    let name = name.to_lowercase();
+    text.match_indices(&name).any(|(at, found)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + found.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
+    })
+}
+
+/// "3 minutes", "1 hour 5 minutes", "12 seconds": how long, to a person.
+pub fn humanize(span: TimeDelta) -> String {
+    let secs = span.num_seconds().max(0);
+    let unit = |n: i64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        0..60 => unit(secs, "second"),
+        60..3600 => unit(secs / 60, "minute"),
+        3600..86_400 => match (secs / 60) % 60 {
+            0 => unit(secs / 3600, "hour"),
+            m => format!("{} {}", unit(secs / 3600, "hour"), unit(m, "minute")),
+        },
+        _ => match (secs / 3600) % 24 {
+            0 => unit(secs / 86_400, "day"),
+            h => format!("{} {}", unit(secs / 86_400, "day"), unit(h, "hour")),
+        },
+    }
+}
+
+/// Wraps `lines` to `width` and appends them to `out` as terminal bytes, each row ending in
+/// `\r\n` (a PTY needs the carriage return). Styles become SGR codes unless the theme is mono.
+pub fn write_lines(lines: &[StyledLine], width: usize, theme: Theme, out: &mut Vec<u8>) {
+    for line in lines {
+        for row in wrap(line, width) {
+            encode_row(&row, theme, out);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Appends one row's text with its SGR codes.
+pub fn encode_row(row: &StyledLine, theme: Theme, out: &mut Vec<u8>) {
+    for span in &row.spans {
+        match sgr(span.style, theme) {
+            Some(code) => {
+                out.extend_from_slice(b"\x1b[");
+                out.extend_from_slice(code.as_bytes());
+                out.push(b'm');
+                out.extend_from_slice(span.text.as_bytes());
+                out.extend_from_slice(b"\x1b[0m");
+            }
+            None => out.extend_from_slice(span.text.as_bytes()),
+        }
+    }
+}
+
+/// Appends `lines` for a session without a terminal: one line each, `\n` ends, no wrapping and
+/// no escape bytes of any kind.
+pub fn write_plain(lines: &[StyledLine], out: &mut Vec<u8>) {
+    for line in lines {
+        out.extend_from_slice(line.plain().as_bytes());
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! The SSH frontend (work in progress).
