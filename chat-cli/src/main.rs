@@ -1,1 +1,27 @@
-fn main() {}
+//! `chat-cli`: run the SSH chat server, load-test one, or inspect keys.
+
+mod cli;
+mod keys;
+mod logging;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command, KeysCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Keys(KeysCommand::Fingerprint { file }) => keys::print_fingerprints(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chat-cli: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -428,6 +428,9 @@ fn who<O: Outbox>(hub: &Hub<O>, id: MemberId) -> String {
     } else {
         format!(" in {room_name}")
     };
+    if names.is_empty() {
+        return format!("nobody is connected{place}");
+    }
     format!("{} connected{place}: {}", names.len(), names.join(", "))
 }
 

@@ -316,6 +316,15 @@ impl<O: Outbox> Hub<O> {
             .collect()
     }
 
+    /// Replaces a member's preferences (restored from a store, or chosen by the edge for the
+    /// member's terminal). The member's session learns them with its next [`Outcome`], or at
+    /// once if the edge reads [`Hub::me`].
+    pub fn set_prefs(&mut self, id: MemberId, prefs: Prefs) {
+        if let Some(member) = self.members.get_mut(&id) {
+            member.prefs = prefs;
+        }
+    }
+
     /// What the member's session needs to know about it.
     pub fn me(&self, id: MemberId) -> Option<Me> {
         let member = self.members.get(&id)?;

@@ -1,0 +1,125 @@
+//! Command-line flags. Every `serve` flag can also be set by a `CHAT_…` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chat-cli",
+    version,
+    about = "An SSH chat server: `ssh -p 2222 host` and you are in."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server.
+    Serve(ServeArgs),
+    /// Work with SSH keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the SHA256 fingerprint of a public or private key file (as `ssh-keygen -lf` does).
+    Fingerprint {
+        /// A public key, an `authorized_keys` file, or an OpenSSH private key.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "CHAT_BIND", default_value = "0.0.0.0:2222")]
+    pub bind: SocketAddr,
+
+    /// Where the server keeps its state (the host key).
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The host key file [default: DATA_DIR/host_ed25519_key]; generated if missing.
+    #[arg(long, env = "CHAT_HOST_KEY")]
+    pub host_key: Option<PathBuf>,
+
+    /// A file whose text is shown to everyone who joins, and by /motd.
+    #[arg(long, env = "CHAT_MOTD", value_name = "FILE")]
+    pub motd: Option<PathBuf>,
+
+    /// Lines of history each room keeps and replays to whoever enters.
+    #[arg(long, env = "CHAT_HISTORY", default_value_t = 50, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub history: u32,
+
+    /// Connections open at once, in all.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Connections open at once from one IP address.
+    #[arg(long, env = "CHAT_MAX_PER_IP", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_ip: u32,
+
+    /// Connections still in their handshake or login, in all.
+    #[arg(long, env = "CHAT_MAX_UNAUTHENTICATED", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unauthenticated: u32,
+
+    /// Seconds a connection has to log in before it is dropped.
+    #[arg(long, env = "CHAT_AUTH_TIMEOUT", default_value_t = 20, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub auth_timeout: u64,
+
+    /// Log format.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More logging: -v for debug, -vv for trace. RUST_LOG, if set, wins.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_works_with_no_flags() {
+        let cli = Cli::try_parse_from(["chat-cli", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind, "0.0.0.0:2222".parse().unwrap());
+        assert_eq!(args.data_dir, PathBuf::from("./data"));
+        assert_eq!(args.history, 50);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        let error = Cli::try_parse_from(["chat-cli", "serve", "--bind", "nowhere"]).unwrap_err();
+        assert!(error.to_string().contains("--bind"), "{error}");
+        assert!(Cli::try_parse_from(["chat-cli", "serve", "--max-per-ip", "0"]).is_err());
+        assert!(Cli::try_parse_from(["chat-cli", "serve", "--log-format", "xml"]).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! `chat-cli serve`: flags in, a running server out, until SIGTERM or Ctrl-C.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chat_core::HubConfig;
+use chat_ssh::{CancellationToken, Server, ServerConfig, ServerError};
+use thiserror::Error;
+use tracing::info;
+
+use crate::cli::ServeArgs;
+use crate::logging;
+
+/// The largest MOTD file accepted.
+const MAX_MOTD_BYTES: usize = 4096;
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot read the MOTD file {}: {source}", path.display())]
+    MotdRead { path: PathBuf, source: io::Error },
+    #[error("the MOTD file {} is {size} bytes; the limit is {MAX_MOTD_BYTES}", path.display())]
+    MotdTooLarge { path: PathBuf, size: usize },
+    #[error("the MOTD file {} is not UTF-8 text", path.display())]
+    MotdNotText { path: PathBuf },
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+    #[error("cannot install the signal handler: {0}")]
+    Signal(io::Error),
+}
+
+pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    logging::init(args.log_format, args.verbose);
+    let config = server_config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(serve(args.bind, config))?;
+    Ok(())
+}
+
+fn server_config(args: &ServeArgs) -> Result<ServerConfig, ServeError> {
+    let motd = args.motd.as_deref().map(read_motd).transpose()?;
+    let mut config = ServerConfig::with_data_dir(&args.data_dir);
+    if let Some(path) = &args.host_key {
+        config.host_key_path = path.clone();
+    }
+    config.hub = HubConfig {
+        history_len: args.history as usize,
+        motd,
+        ..HubConfig::default()
+    };
+    config.max_connections = args.max_connections as usize;
+    config.max_per_ip = args.max_per_ip as usize;
+    config.max_unauthenticated = args.max_unauthenticated as usize;
+    config.auth_timeout = Duration::from_secs(args.auth_timeout);
+    Ok(config)
+}
+
+/// Reads the MOTD: UTF-8 text of bounded size (it is sanitized before it reaches anyone).
+fn read_motd(path: &Path) -> Result<String, ServeError> {
+    let bytes = fs::read(path).map_err(|source| ServeError::MotdRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    if bytes.len() > MAX_MOTD_BYTES {
+        return Err(ServeError::MotdTooLarge {
+            path: path.to_owned(),
+            size: bytes.len(),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| ServeError::MotdNotText {
+        path: path.to_owned(),
+    })?;
+    Ok(text.trim_end().to_owned())
+}
+
+async fn serve(bind: std::net::SocketAddr, config: ServerConfig) -> Result<(), ServeError> {
+    let server = Server::new(config)?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|source| ServeError::Bind { addr: bind, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr: bind, source })?;
+    info!(addr = %local, fingerprint = server.host_fingerprint(), "listening; connect with ssh -p {}", local.port());
+    let shutdown = CancellationToken::new();
+    let signals = shutdown_on_signal(shutdown.clone()).map_err(ServeError::Signal)?;
+    tokio::spawn(signals);
+    server.run(listener, shutdown).await;
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGTERM or Ctrl-C (SIGINT).
+fn shutdown_on_signal(
+    shutdown: CancellationToken,
+) -> io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        info!(signal = name, "shutting down");
+        shutdown.cancel();
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn motd_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("motd");
+        fs::write(&good, "be kind\n").unwrap();
+        assert_eq!(read_motd(&good).unwrap(), "be kind");
+
+        let missing = dir.path().join("nope");
+        let error = read_motd(&missing).unwrap_err().to_string();
+        assert!(error.starts_with("cannot read the MOTD file"), "{error}");
+
+        let binary = dir.path().join("bin");
+        fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+        assert!(matches!(
+            read_motd(&binary),
+            Err(ServeError::MotdNotText { .. })
+        ));
+
+        let large = dir.path().join("large");
+        fs::write(&large, vec![b'x'; MAX_MOTD_BYTES + 1]).unwrap();
+        assert!(matches!(
+            read_motd(&large),
+            Err(ServeError::MotdTooLarge { .. })
+        ));
+    }
+}

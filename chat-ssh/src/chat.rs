@@ -1,0 +1,239 @@
+//! The task that owns one connection's chat session (a spoke of the hub and spokes).
+//!
+//! It selects over three things: input the handler forwarded, events from the member's
+//! outbox, and server shutdown. It feeds the first to the session, renders the second, and
+//! writes what the session produced to the channel. Writing waits for the client's SSH window,
+//! so a client that stops reading only ever stalls its own task; its outbox fills, the hub
+//! drops its events (and tells it how many later), and after `stall_timeout` it is cut off.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chat_core::render::{self, View};
+use chat_core::{Flow, JoinRequest, NoticeLevel, Session, SessionKind, TermSize, Theme};
+use chrono::Utc;
+use russh::ChannelId;
+use russh::server::Handle;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::hub::{Locked, SshOutbox};
+use crate::server::Shared;
+
+/// What the handler forwards to the task.
+#[derive(Debug)]
+pub(crate) enum Input {
+    Data(Vec<u8>),
+    Resize(TermSize),
+    Eof,
+}
+
+/// Everything a chat task starts with.
+pub(crate) struct ChatStart {
+    pub shared: Arc<Shared>,
+    pub handle: Handle,
+    pub channel: ChannelId,
+    pub user: String,
+    pub fingerprint: Option<String>,
+    /// The terminal size, if the client asked for a PTY.
+    pub size: Option<TermSize>,
+    pub term: Option<String>,
+    pub input: mpsc::Receiver<Input>,
+    pub kill: CancellationToken,
+}
+
+/// Most events rendered into one write.
+const MAX_BATCH: usize = 256;
+
+/// An interactive (PTY) or plain shell session, until the member leaves or the connection ends.
+pub(crate) async fn run_chat(mut start: ChatStart) {
+    let shared = Arc::clone(&start.shared);
+    let (outbox, mut events, refused) = SshOutbox::channel(shared.config.outbox_capacity);
+    let now = Utc::now();
+    let request = JoinRequest {
+        name: start.user.clone(),
+        fingerprint: start.fingerprint.clone(),
+        visible: true,
+    };
+    let (id, me) = {
+        let mut hub = shared.hub.lock();
+        let id = hub.join(request, outbox, now);
+        if start.term.as_deref() == Some("dumb") {
+            // A dumb terminal shows escape codes as garbage: no colours for it.
+            let mut prefs = hub.me(id).map(|me| me.prefs).unwrap_or_default();
+            prefs.theme = Theme::Mono;
+            hub.set_prefs(id, prefs);
+        }
+        (id, hub.me(id).expect("a member that just joined exists"))
+    };
+    info!(member = id.get(), name = %me.name, interactive = start.size.is_some(), "joined");
+    let kind = match start.size {
+        Some(size) => SessionKind::Interactive(size),
+        None => SessionKind::Plain,
+    };
+    let mut session = Session::new(id, me, kind, shared.config.hub.max_message_chars);
+    let mut writer = Writer::new(&start, shared.config.stall_timeout);
+    let mut out = Vec::new();
+    session.start(&mut out);
+    let mut alive = writer.write(&mut out).await;
+
+    while alive {
+        tokio::select! {
+            biased;
+            () = shared.shutdown.cancelled() => {
+                session.show_notice(Utc::now(), NoticeLevel::Info, "the server is shutting down; see you soon", &mut out);
+                writer.write(&mut out).await;
+                break;
+            }
+            input = start.input.recv() => {
+                let flow = match input {
+                    None => break, // the connection is gone
+                    Some(Input::Data(bytes)) => session.feed(&bytes, Utc::now(), &mut Locked(&shared.hub), &mut out),
+                    Some(Input::Resize(size)) => {
+                        session.resize(size, &mut out);
+                        Flow::Continue
+                    }
+                    Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), &mut out),
+                };
+                alive = writer.write(&mut out).await && flow == Flow::Continue;
+            }
+            Some(first) = events.recv() => {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match events.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                session.show(&batch, &mut out);
+                alive = writer.write(&mut out).await;
+                if events.is_empty() && refused.swap(false, Ordering::Relaxed) {
+                    shared.hub.lock().flush_missed(id, Utc::now());
+                }
+            }
+        }
+    }
+    shared.hub.lock().leave(id, Utc::now());
+    info!(member = id.get(), "left");
+    writer.finish(0).await;
+}
+
+/// A one-shot command (`ssh host /who`): run it as an invisible member, print what it
+/// produced (errors on stderr), and exit with status 1 if it failed.
+pub(crate) async fn run_exec(start: ChatStart, command: String) {
+    let shared = Arc::clone(&start.shared);
+    let line = match command.trim() {
+        c if c.starts_with('/') => c.to_owned(),
+        c => format!("/{c}"),
+    };
+    let (outbox, mut events, _) = SshOutbox::channel(shared.config.outbox_capacity);
+    let now = Utc::now();
+    let request = JoinRequest {
+        name: start.user.clone(),
+        fingerprint: start.fingerprint.clone(),
+        visible: false,
+    };
+    let outcome = {
+        let mut hub = shared.hub.lock();
+        let id = hub.join(request, outbox, now);
+        let outcome = hub.submit(id, &line, now);
+        hub.leave(id, now);
+        outcome
+    };
+    debug!(command = %line, failed = outcome.failed, "exec");
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let prefs = outcome.me.prefs;
+    let view = View {
+        me: &outcome.me.name,
+        prefs: &prefs,
+    };
+    while let Ok(event) = events.try_recv() {
+        let target = if event.is_error() {
+            &mut stderr
+        } else {
+            &mut stdout
+        };
+        render::write_plain(&render::event_lines(&event, &view).lines, target);
+    }
+    let mut writer = Writer::new(&start, shared.config.stall_timeout);
+    if start.size.is_some() {
+        // A PTY needs carriage returns.
+        stdout = crlf(&stdout);
+        stderr = crlf(&stderr);
+    }
+    if writer.write(&mut stdout).await && !stderr.is_empty() {
+        let _ = start.handle.extended_data(start.channel, 1, stderr).await;
+    }
+    writer.finish(u32::from(outcome.failed)).await;
+}
+
+fn crlf(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 16);
+    for &b in text {
+        if b == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Writes to one channel, waiting for the client's window, but never for longer than the
+/// stall limit, and never past the connection being killed.
+struct Writer {
+    handle: Handle,
+    channel: ChannelId,
+    stall_timeout: Duration,
+    kill: CancellationToken,
+}
+
+impl Writer {
+    fn new(start: &ChatStart, stall_timeout: Duration) -> Self {
+        Self {
+            handle: start.handle.clone(),
+            channel: start.channel,
+            stall_timeout,
+            kill: start.kill.clone(),
+        }
+    }
+
+    /// Sends and clears `out`. Returns false if the connection is gone (or was cut off for
+    /// stalling), after which there is no point going on.
+    async fn write(&mut self, out: &mut Vec<u8>) -> bool {
+        if out.is_empty() {
+            return true;
+        }
+        let bytes = std::mem::take(out);
+        tokio::select! {
+            sent = tokio::time::timeout(self.stall_timeout, self.handle.data(self.channel, bytes)) => match sent {
+                Ok(Ok(())) => true,
+                Ok(Err(_)) => false,
+                Err(_) => {
+                    warn!(stall_timeout = ?self.stall_timeout, "client stopped reading; disconnecting it");
+                    self.kill.cancel();
+                    false
+                }
+            },
+            () = self.kill.cancelled() => false,
+        }
+    }
+
+    /// Ends the channel the way a shell does: exit status, EOF, close.
+    async fn finish(self, status: u32) {
+        if self.kill.is_cancelled() {
+            return;
+        }
+        let goodbye = async {
+            let _ = self.handle.exit_status_request(self.channel, status).await;
+            let _ = self.handle.eof(self.channel).await;
+            let _ = self.handle.close(self.channel).await;
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(self.stall_timeout, goodbye) => {}
+            () = self.kill.cancelled() => {}
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Settings of the SSH server: where it keeps its key, and the limits that keep it up.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chat_core::HubConfig;
+
+/// Everything [`Server`](crate::Server) needs besides a listener. `Default` gives the values a
+/// public server should start with.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The host key file (OpenSSH format). Generated on first start if missing.
+    pub host_key_path: PathBuf,
+    /// The chat itself: history length, message limit, MOTD.
+    pub hub: HubConfig,
+    /// Connections open at once, in all.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_per_ip: usize,
+    /// Connections that have not yet authenticated, in all: a handshake flood fills these, not
+    /// the slots of people who are chatting.
+    pub max_unauthenticated: usize,
+    /// From TCP accept to successful authentication: a peer slower than this is dropped.
+    pub auth_timeout: Duration,
+    /// A client whose SSH window stays shut (it stopped reading) for this long while we have
+    /// something to send is disconnected at once.
+    pub stall_timeout: Duration,
+    /// Keepalive probes go out after this much silence from the client.
+    pub keepalive_interval: Duration,
+    /// Events that may wait for one member before the hub drops some for it.
+    pub outbox_capacity: usize,
+    /// How long shutdown waits for sessions to say goodbye before cutting them off.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults, with the host key in `data_dir`.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            host_key_path: data_dir.into().join(crate::host_key::DEFAULT_FILE_NAME),
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host_key_path: PathBuf::from("data").join(crate::host_key::DEFAULT_FILE_NAME),
+            hub: HubConfig::default(),
+            max_connections: 10_000,
+            max_per_ip: 20,
+            max_unauthenticated: 100,
+            auth_timeout: Duration::from_secs(20),
+            stall_timeout: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(30),
+            outbox_capacity: 256,
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! The russh handler of one connection: authentication policy, and forwarding.
+//!
+//! The handler decides who gets in and with which identity, and turns channel requests into a
+//! chat task ([`crate::chat`]). After that it only forwards what arrives (bytes, window sizes,
+//! EOF) to the task, which owns the session. When the connection ends, russh drops the handler,
+//! the task's input closes, and the task leaves the hub: cleanup does not depend on
+//! `channel_close`, which russh does not call for a dropped TCP connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chat_core::TermSize;
+use russh::keys::{Algorithm, HashAlg};
+use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, Span, debug, info};
+
+use crate::chat::{self, ChatStart, Input};
+use crate::limits::HandshakeSlot;
+use crate::server::Shared;
+
+/// How many input messages may wait for the chat task before the client is slowed down.
+const INPUT_QUEUE: usize = 64;
+
+/// One connection's handler.
+pub(crate) struct ConnectionHandler {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    span: Span,
+    /// Given back when the connection authenticates.
+    handshake: Option<HandshakeSlot>,
+    /// Set on authentication; the auth deadline checks it.
+    authenticated: Arc<AtomicBool>,
+    /// Cuts this connection off.
+    kill: CancellationToken,
+    /// The SSH username, which becomes the first nick.
+    user: String,
+    /// The SHA256 fingerprint of the key the client proved, if any.
+    fingerprint: Option<String>,
+    /// The one session channel a connection may have.
+    channel: Option<ChannelState>,
+}
+
+/// What a session channel asked for before its shell or command started.
+struct ChannelState {
+    id: ChannelId,
+    /// Terminal type and size, if a PTY was requested.
+    pty: Option<(String, TermSize)>,
+    /// `TERM` from an `env` request, which wins over the PTY's terminal type.
+    env_term: Option<String>,
+    /// The chat task's input, once started.
+    input: Option<mpsc::Sender<Input>>,
+}
+
+impl ConnectionHandler {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        peer: SocketAddr,
+        span: Span,
+        handshake: HandshakeSlot,
+        authenticated: Arc<AtomicBool>,
+        kill: CancellationToken,
+    ) -> Self {
+        Self {
+            shared,
+            peer,
+            span,
+            handshake: Some(handshake),
+            authenticated,
+            kill,
+            user: String::new(),
+            fingerprint: None,
+            channel: None,
+        }
+    }
+
+    /// The methods a keyless client may still try after `none`.
+    fn other_methods() -> MethodSet {
+        MethodSet::from(&[MethodKind::PublicKey, MethodKind::KeyboardInteractive][..])
+    }
+
+    /// SHA-1 RSA signatures (`ssh-rsa`) are refused; RSA with SHA-2 is fine.
+    fn is_sha1_rsa(algorithm: &Algorithm) -> bool {
+        matches!(algorithm, Algorithm::Rsa { hash: None })
+    }
+
+    /// Starts the chat task for this channel and gives it its input.
+    fn start(&mut self, session: &Session, channel: ChannelId, what: Start) -> bool {
+        let Some(state) = self
+            .channel
+            .as_mut()
+            .filter(|s| s.id == channel && s.input.is_none())
+        else {
+            return false;
+        };
+        let (input, receiver) = mpsc::channel(INPUT_QUEUE);
+        state.input = Some(input);
+        let term = state
+            .env_term
+            .clone()
+            .or_else(|| state.pty.as_ref().map(|(t, _)| t.clone()));
+        let start = ChatStart {
+            shared: Arc::clone(&self.shared),
+            handle: session.handle(),
+            channel,
+            user: self.user.clone(),
+            fingerprint: self.fingerprint.clone(),
+            size: state.pty.as_ref().map(|(_, size)| *size),
+            term,
+            input: receiver,
+            kill: self.kill.clone(),
+        };
+        let task = match what {
+            Start::Shell => self
+                .shared
+                .tracker
+                .spawn(chat::run_chat(start).instrument(self.span.clone())),
+            Start::Exec(command) => self
+                .shared
+                .tracker
+                .spawn(chat::run_exec(start, command).instrument(self.span.clone())),
+        };
+        drop(task);
+        true
+    }
+
+    /// Forwards input to the chat task. A task that has ended just drops it.
+    async fn forward(&self, channel: ChannelId, input: Input) {
+        let sender = self
+            .channel
+            .as_ref()
+            .filter(|s| s.id == channel)
+            .and_then(|s| s.input.clone());
+        if let Some(sender) = sender {
+            let _ = sender.send(input).await;
+        }
+    }
+}
+
+enum Start {
+    Shell,
+    Exec(String),
+}
+
+impl russh::server::Handler for ConnectionHandler {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        // Accepting `none` would let OpenSSH in before it offers its keys, and its users would
+        // never be identified by key. Keyless users come in by keyboard-interactive instead.
+        self.user = user.to_owned();
+        Ok(Auth::Reject {
+            proceed_with_methods: Some(Self::other_methods()),
+            partial_success: false,
+        })
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        _user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if Self::is_sha1_rsa(offer.algorithm) {
+            debug!(parent: &self.span, "refused an ssh-rsa (SHA-1) key offer");
+            return Ok(Auth::Reject {
+                proceed_with_methods: Some(Self::other_methods()),
+                partial_success: false,
+            });
+        }
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if Self::is_sha1_rsa(key.algorithm) {
+            return Ok(Auth::Reject {
+                proceed_with_methods: Some(Self::other_methods()),
+                partial_success: false,
+            });
+        }
+        let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
+        info!(parent: &self.span, user, %fingerprint, method = "publickey", "authenticated");
+        self.user = user.to_owned();
+        self.fingerprint = Some(fingerprint);
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        _response: Option<russh::server::Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        // No questions: a keyless user joins with an unverified name.
+        info!(parent: &self.span, user, method = "keyboard-interactive", "authenticated without a key");
+        self.user = user.to_owned();
+        self.fingerprint = None;
+        Ok(Auth::Accept)
+    }
+
+    async fn auth_succeeded(&mut self, _session: &mut Session) -> Result<(), Self::Error> {
+        self.authenticated.store(true, Ordering::Release);
+        self.handshake = None;
+        Ok(())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.channel.is_some() {
+            debug!(parent: &self.span, "refused a second session channel");
+            return Ok(()); // dropping `reply` refuses the channel
+        }
+        self.channel = Some(ChannelState {
+            id: channel.id(),
+            pty: None,
+            env_term: None,
+            input: None,
+        });
+        // The Channel object is dropped: russh would queue every event into it and stall the
+        // whole session once its queue filled, since nobody reads it. The handler callbacks
+        // deliver everything we need.
+        drop(channel);
+        reply.accept().await;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        term: &str,
+        col_width: u32,
+        row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        match self
+            .channel
+            .as_mut()
+            .filter(|s| s.id == channel && s.input.is_none())
+        {
+            Some(state) => {
+                state.pty = Some((
+                    term.to_owned(),
+                    TermSize::from_reported(col_width, row_height),
+                ));
+                session.channel_success(channel)?;
+            }
+            None => session.channel_failure(channel)?,
+        }
+        Ok(())
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        variable_name: &str,
+        variable_value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        match self.channel.as_mut().filter(|s| s.id == channel) {
+            Some(state) if variable_name == "TERM" => {
+                state.env_term = Some(variable_value.chars().take(64).collect());
+                session.channel_success(channel)?;
+            }
+            _ => session.channel_failure(channel)?,
+        }
+        Ok(())
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.start(session, channel, Start::Shell) {
+            session.channel_success(channel)?;
+        } else {
+            session.channel_failure(channel)?;
+        }
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let command = String::from_utf8_lossy(data).into_owned();
+        if self.start(session, channel, Start::Exec(command)) {
+            session.channel_success(channel)?;
+        } else {
+            session.channel_failure(channel)?;
+        }
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        debug!(parent: &self.span, subsystem = name, "refused a subsystem request");
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn window_change_request(
+        &mut self,
+        channel: ChannelId,
+        col_width: u32,
+        row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let size = TermSize::from_reported(col_width, row_height);
+        if let Some(state) = self.channel.as_mut().filter(|s| s.id == channel)
+            && let Some((_, pty_size)) = state.pty.as_mut()
+        {
+            *pty_size = size;
+        }
+        self.forward(channel, Input::Resize(size)).await;
+        Ok(())
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.forward(channel, Input::Data(data.to_vec())).await;
+        Ok(())
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.forward(channel, Input::Eof).await;
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.channel.as_ref().is_some_and(|s| s.id == channel) {
+            // Dropping the input ends the chat task, which leaves the hub.
+            self.channel = None;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ConnectionHandler {
+    fn drop(&mut self) {
+        debug!(parent: &self.span, peer = %self.peer, "connection handler dropped");
+    }
+}

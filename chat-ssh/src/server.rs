@@ -1,0 +1,260 @@
+//! The accept loop: limits, deadlines, one task per connection, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use chat_core::Hub;
+use parking_lot::Mutex;
+use russh::keys::PrivateKey;
+use russh::{MethodKind, MethodSet};
+use thiserror::Error;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::config::ServerConfig;
+use crate::handler::ConnectionHandler;
+use crate::host_key::{self, HostKeyError, Origin};
+use crate::hub::SharedHub;
+use crate::kill::Killable;
+use crate::limits::{ConnectionLimits, ConnectionSlot, HandshakeSlot, Refusal};
+
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    HostKey(#[from] HostKeyError),
+}
+
+/// What every connection's tasks share.
+pub(crate) struct Shared {
+    pub config: ServerConfig,
+    pub hub: SharedHub,
+    /// Cancelled when the server starts shutting down: sessions say goodbye.
+    pub shutdown: CancellationToken,
+    /// Cancelled when the grace period is over: every connection is cut off.
+    pub kill_all: CancellationToken,
+    /// Every task the server spawned, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+}
+
+/// An SSH chat server, ready to [`run`](Server::run) on a listener.
+pub struct Server {
+    shared: Arc<Shared>,
+    ssh_config: Arc<russh::server::Config>,
+    limits: Arc<ConnectionLimits>,
+    host_fingerprint: String,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("host_fingerprint", &self.host_fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Loads (or makes) the host key and sets up the hub. Nothing listens yet.
+    pub fn new(config: ServerConfig) -> Result<Self, ServerError> {
+        let (key, origin) = host_key::load_or_generate(&config.host_key_path)?;
+        let host_fingerprint = host_key::fingerprint(&key);
+        match origin {
+            Origin::Generated => {
+                info!(path = %config.host_key_path.display(), fingerprint = %host_fingerprint, "generated a new host key")
+            }
+            Origin::Loaded => {
+                info!(path = %config.host_key_path.display(), fingerprint = %host_fingerprint, "loaded the host key")
+            }
+        }
+        let ssh_config = Arc::new(ssh_config(&config, key));
+        let limits = ConnectionLimits::new(
+            config.max_connections,
+            config.max_per_ip,
+            config.max_unauthenticated,
+        );
+        let shared = Arc::new(Shared {
+            hub: Arc::new(Mutex::new(Hub::new(config.hub.clone()))),
+            config,
+            shutdown: CancellationToken::new(),
+            kill_all: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        Ok(Self {
+            shared,
+            ssh_config,
+            limits,
+            host_fingerprint,
+        })
+    }
+
+    /// The SHA256 fingerprint of the host key, as `ssh-keygen -l` shows it.
+    pub fn host_fingerprint(&self) -> &str {
+        &self.host_fingerprint
+    }
+
+    /// The hub, for an embedder that wants to look inside (tests, metrics).
+    pub fn hub(&self) -> SharedHub {
+        Arc::clone(&self.shared.hub)
+    }
+
+    /// The connection limits and what is in use.
+    pub fn limits(&self) -> Arc<ConnectionLimits> {
+        Arc::clone(&self.limits)
+    }
+
+    /// Accepts connections until `shutdown` is cancelled; then tells every session the server
+    /// is going down, closes them, and returns once they are gone (cutting off any that do not
+    /// go within the grace period).
+    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) {
+        let next_id = AtomicU64::new(1);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let id = next_id.fetch_add(1, Ordering::Relaxed);
+                        self.accept(stream, peer, id);
+                    }
+                    Err(error) => {
+                        // Out of file descriptors, say: wait rather than spin.
+                        warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        info!("shutting down: closing sessions");
+        self.shared.shutdown.cancel();
+        self.shared.tracker.close();
+        let grace = self.shared.config.shutdown_grace;
+        if tokio::time::timeout(grace, self.shared.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                ?grace,
+                "sessions still open after the grace period; cutting them off"
+            );
+            self.shared.kill_all.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.tracker.wait()).await;
+        }
+        info!("shut down");
+    }
+
+    fn accept(&self, stream: TcpStream, peer: SocketAddr, id: u64) {
+        let span = info_span!("conn", id, peer = %peer);
+        match self.limits.admit(peer.ip()) {
+            Err(refusal) => {
+                info!(parent: &span, reason = refusal.as_str(), "refused connection");
+                self.shared
+                    .tracker
+                    .spawn(refuse(stream, refusal).instrument(span));
+            }
+            Ok((slot, handshake)) => {
+                let connection = Connection {
+                    shared: Arc::clone(&self.shared),
+                    ssh_config: Arc::clone(&self.ssh_config),
+                    stream,
+                    peer,
+                    slot,
+                    handshake,
+                    span: span.clone(),
+                };
+                self.shared.tracker.spawn(connection.run().instrument(span));
+            }
+        }
+    }
+}
+
+/// The russh configuration: our auth policy lives in the handler, but these say which methods
+/// to advertise and how fast to answer.
+fn ssh_config(config: &ServerConfig, key: PrivateKey) -> russh::server::Config {
+    russh::server::Config {
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::KeyboardInteractive][..]),
+        // OpenSSH always tries `none` first; without this it waits a second before its keys.
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        auth_rejection_time: Duration::from_millis(300),
+        keys: vec![key],
+        inactivity_timeout: Some(config.keepalive_interval * 4),
+        keepalive_interval: Some(config.keepalive_interval),
+        keepalive_max: 3,
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
+/// Tells a refused client why, in a line before any SSH (which `ssh -v` and `nc` show), then
+/// closes. Bounded in time so a refused peer cannot hold even this task.
+async fn refuse(mut stream: TcpStream, refusal: Refusal) {
+    let line = format!("chat server: {refusal}\r\n");
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = stream.write_all(line.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// One accepted connection, until it ends.
+struct Connection {
+    shared: Arc<Shared>,
+    ssh_config: Arc<russh::server::Config>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Held for the life of the connection.
+    slot: ConnectionSlot,
+    /// Given to the handler, which gives it back on authentication.
+    handshake: HandshakeSlot,
+    span: tracing::Span,
+}
+
+impl Connection {
+    async fn run(self) {
+        let Connection {
+            shared,
+            ssh_config,
+            stream,
+            peer,
+            slot: _slot,
+            handshake,
+            span,
+        } = self;
+        let kill = shared.kill_all.child_token();
+        let authenticated = Arc::new(AtomicBool::new(false));
+        let auth_timeout = shared.config.auth_timeout;
+        let handler = ConnectionHandler::new(
+            shared,
+            peer,
+            span,
+            handshake,
+            Arc::clone(&authenticated),
+            kill.clone(),
+        );
+        let stream = Killable::new(stream, kill.clone());
+        let session = async {
+            let running = russh::server::run_stream(ssh_config, stream, handler).await?;
+            running.await
+        };
+        // The handshake and authentication must finish in time, or the connection is cut off:
+        // a slowloris peer holds nothing for long.
+        let deadline = async {
+            tokio::time::sleep(auth_timeout).await;
+            if !authenticated.load(Ordering::Acquire) {
+                info!("no authentication in time; disconnecting");
+                kill.cancel();
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            result = session => match result {
+                Ok(()) => debug!("connection closed"),
+                Err(error) => debug!(%error, "connection ended"),
+            },
+            () = deadline => {}
+        }
+    }
+}
