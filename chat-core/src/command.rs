@@ -55,6 +55,8 @@ pub enum Command {
     Part,
     /// `/motd`
     Motd,
+    /// `/history [N]`: the last N lines of this room (default 20, at most 200).
+    History(Option<usize>),
     /// `/exit`, `/quit`
     Exit,
     /// A `/word` that is no command; `name` is without the slash.
@@ -131,6 +133,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     spec("/part", &[], "/part", "go back to #lobby"),
     spec("/motd", &[], "/motd", "show the message of the day"),
+    spec(
+        "/history",
+        &[],
+        "/history [N]",
+        "show the last N lines of this room (up to 200)",
+    ),
     spec("/exit", &["/quit"], "/exit", "leave the chat"),
 ];
 
@@ -240,6 +248,17 @@ fn parse_args(spec: &CommandSpec, args: &str) -> Result<Command, ParseError> {
         "/rooms" => Command::Rooms,
         "/part" => Command::Part,
         "/motd" => Command::Motd,
+        "/history" => match args {
+            "" => Command::History(None),
+            n => Command::History(Some(
+                n.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    ParseError::InvalidArgument {
+                        found: n.to_owned(),
+                        usage,
+                    }
+                })?,
+            )),
+        },
         "/exit" => Command::Exit,
         other => unreachable!("every command in COMMANDS has an arm here, but not {other}"),
     })
@@ -304,6 +323,8 @@ impl fmt::Display for Command {
             Command::Rooms => f.write_str("/rooms"),
             Command::Part => f.write_str("/part"),
             Command::Motd => f.write_str("/motd"),
+            Command::History(None) => f.write_str("/history"),
+            Command::History(Some(n)) => write!(f, "/history {n}"),
             Command::Exit => f.write_str("/exit"),
             Command::Unknown { name } => write!(f, "/{name}"),
         }

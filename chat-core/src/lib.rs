@@ -57,6 +57,7 @@ pub mod command;
 pub mod editor;
 pub mod event;
 pub mod hub;
+pub mod journal;
 pub mod name;
 pub mod outbox;
 pub mod prefs;

@@ -14,6 +14,8 @@ use crate::hub::Outbox;
 pub struct Mailbox {
     queue: Rc<RefCell<VecDeque<Arc<Event>>>>,
     capacity: usize,
+    /// Why the hub asked for the member to be disconnected, if it did.
+    disconnected: Rc<RefCell<Option<String>>>,
 }
 
 impl Mailbox {
@@ -21,6 +23,7 @@ impl Mailbox {
         Self {
             queue: Rc::default(),
             capacity,
+            disconnected: Rc::default(),
         }
     }
 
@@ -36,6 +39,11 @@ impl Mailbox {
     pub fn is_empty(&self) -> bool {
         self.queue.borrow().is_empty()
     }
+
+    /// The reason the hub gave for disconnecting the member, if it did.
+    pub fn disconnected(&self) -> Option<String> {
+        self.disconnected.borrow().clone()
+    }
 }
 
 impl Outbox for Mailbox {
@@ -46,5 +54,9 @@ impl Outbox for Mailbox {
         }
         queue.push_back(event);
         true
+    }
+
+    fn disconnect(&self, reason: &str) {
+        *self.disconnected.borrow_mut() = Some(reason.to_owned());
     }
 }

@@ -45,6 +45,7 @@ impl Room {
             name: name.into(),
             fingerprint: Some(format!("SHA256:{name}-key")),
             visible: true,
+            profile: None,
         };
         let id = self.hub.join(request, mailbox.clone(), self.now);
         let me = self.hub.me(id).unwrap();

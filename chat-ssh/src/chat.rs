@@ -56,6 +56,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
         name: start.user.clone(),
         fingerprint: start.fingerprint.clone(),
         visible: true,
+        profile: None,
     };
     let (id, me) = {
         let mut hub = shared.hub.lock();
@@ -134,6 +135,7 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         name: start.user.clone(),
         fingerprint: start.fingerprint.clone(),
         visible: false,
+        profile: None,
     };
     let outcome = {
         let mut hub = shared.hub.lock();

@@ -153,7 +153,8 @@ fn every_command_spec_parses() {
             .replace(['[', ']'], "")
             .replace("NAME", "bob")
             .replace("TEXT", "hi there")
-            .replace("REASON", "lunch");
+            .replace("REASON", "lunch")
+            .replace(" N", " 5");
         let parsed = parse(&filled);
         assert!(
             matches!(parsed, Ok(ref c) if !matches!(c, Command::Unknown { .. } | Command::Say(_))),
@@ -198,6 +199,7 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Rooms),
         Just(Command::Part),
         Just(Command::Motd),
+        prop::option::of(1usize..100_000).prop_map(Command::History),
         Just(Command::Exit),
         "[a-z][a-z0-9]{0,8}"
             .prop_filter("not a command", |n| lookup(&format!("/{n}")).is_none())

@@ -7,12 +7,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Hub, Ignored, MemberId, Outbox, Outcome, Room};
+use super::{Hub, Ignored, MemberId, Outbox, Outcome, Query, Room};
 use crate::command::{COMMANDS, Command, ParseError};
 use crate::event::{Event, EventKind, NoticeLevel};
+use crate::journal::{Journal, OfflineMessage, Record};
 use crate::name::{self, LOBBY, MAX_NAME_CHARS};
 use crate::render::humanize;
 use crate::sanitize::sanitize;
+
+/// Lines `/history` shows without a number, and at most.
+const DEFAULT_HISTORY_QUERY: usize = 20;
+const MAX_HISTORY_QUERY: usize = 200;
 
 /// A command that could not be carried out: the message is shown to the member.
 struct Refusal(String);
@@ -23,13 +28,14 @@ fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal(message.into()))
 }
 
-pub(super) fn submit<O: Outbox>(
-    hub: &mut Hub<O>,
+pub(super) fn submit<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
     id: MemberId,
     line: &str,
     now: DateTime<Utc>,
 ) -> Outcome {
     let mut exit = false;
+    let mut query = None;
     let result = match hub.members.get_mut(&id) {
         None => refuse("you are not connected"),
         Some(member) => {
@@ -39,6 +45,17 @@ pub(super) fn submit<O: Outbox>(
                 Err(error) => refuse(error.to_string()),
                 Ok(Command::Exit) => {
                     exit = true;
+                    Ok(None)
+                }
+                Ok(Command::History(limit)) => {
+                    let key = hub.members[&id].room.clone();
+                    let room = hub.room_name(&key);
+                    query = Some(Query::History {
+                        room,
+                        limit: limit
+                            .unwrap_or(DEFAULT_HISTORY_QUERY)
+                            .min(MAX_HISTORY_QUERY),
+                    });
                     Ok(None)
                 }
                 Ok(command) => execute(hub, id, command, now),
@@ -61,11 +78,39 @@ pub(super) fn submit<O: Outbox>(
         room: LOBBY.to_owned(),
         prefs: Default::default(),
     });
-    Outcome { me, exit, failed }
+    Outcome {
+        me,
+        exit,
+        failed,
+        query,
+    }
 }
 
-fn execute<O: Outbox>(
-    hub: &mut Hub<O>,
+fn execute<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
+    id: MemberId,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Reply {
+    let remembered = matches!(
+        command,
+        Command::Timestamp { .. }
+            | Command::Theme(Some(_))
+            | Command::Ignore(Some(_))
+            | Command::Unignore(_)
+            | Command::Quiet
+            | Command::Join(_)
+            | Command::Part
+    );
+    let reply = carry_out(hub, id, command, now);
+    if remembered && reply.is_ok() {
+        hub.save_settings(id);
+    }
+    reply
+}
+
+fn carry_out<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
     id: MemberId,
     command: Command,
     now: DateTime<Utc>,
@@ -84,10 +129,10 @@ fn execute<O: Outbox>(
         Command::Help => Ok(Some(help(hub.config.max_message_chars))),
         Command::Who => Ok(Some(who(hub, id))),
         Command::Nick(new) => nick(hub, id, &new, now),
-        Command::Msg { to, text } => {
-            let target = resolve(hub, &to)?;
-            private(hub, id, target, &text, now)
-        }
+        Command::Msg { to, text } => match resolve(hub, &to) {
+            Ok(target) => private(hub, id, target, &text, now),
+            Err(not_here) => leave_message(hub, id, &to, &text, now).unwrap_or(Err(not_here)),
+        },
         Command::Reply(text) => {
             let target = hub.members[&id]
                 .reply_to
@@ -175,7 +220,9 @@ fn execute<O: Outbox>(
             let member = member_mut(hub, id);
             let before = member.ignoring.len();
             member.ignoring.retain(|i| match &online {
-                Some((other, key)) => i.id != *other && (key.is_none() || i.fingerprint != *key),
+                Some((other, key)) => {
+                    i.id != Some(*other) && (key.is_none() || i.fingerprint != *key)
+                }
                 None => name::fold(&i.name) != folded,
             });
             if member.ignoring.len() == before {
@@ -209,7 +256,7 @@ fn execute<O: Outbox>(
             Some(motd) => Ok(Some(motd.clone())),
             None => Ok(Some("there is no message of the day".to_owned())),
         },
-        Command::Exit => Ok(None),
+        Command::Exit | Command::History(_) => Ok(None),
         Command::Unknown { name } => refuse(format!(
             "unknown command /{}; type /help for the list",
             cap_chars(&name, 40)
@@ -217,7 +264,7 @@ fn execute<O: Outbox>(
     }
 }
 
-fn member_mut<O>(hub: &mut Hub<O>, id: MemberId) -> &mut super::Member<O> {
+fn member_mut<O, J>(hub: &mut Hub<O, J>, id: MemberId) -> &mut super::Member<O> {
     hub.members
         .get_mut(&id)
         .expect("submit checks that the member exists before executing")
@@ -228,7 +275,7 @@ fn cap_chars(text: &str, max: usize) -> String {
 }
 
 /// Checks a message body against the length limit and cleans it.
-fn body(hub: &Hub<impl Outbox>, text: &str) -> Result<String, Refusal> {
+fn body<O: Outbox, J: Journal>(hub: &Hub<O, J>, text: &str) -> Result<String, Refusal> {
     let chars = text.chars().count();
     let max = hub.config.max_message_chars;
     if chars > max {
@@ -243,8 +290,8 @@ fn body(hub: &Hub<impl Outbox>, text: &str) -> Result<String, Refusal> {
     Ok(clean)
 }
 
-fn say<O: Outbox>(
-    hub: &mut Hub<O>,
+fn say<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
     id: MemberId,
     text: &str,
     now: DateTime<Utc>,
@@ -264,7 +311,7 @@ fn say<O: Outbox>(
 }
 
 /// Finds a connected, visible member by name (an `@` in front is allowed).
-fn resolve<O: Outbox>(hub: &Hub<O>, name: &str) -> Result<MemberId, Refusal> {
+fn resolve<O: Outbox, J: Journal>(hub: &Hub<O, J>, name: &str) -> Result<MemberId, Refusal> {
     let bare = name.trim_start_matches('@');
     match hub.by_name.get(&name::fold(bare)) {
         Some(id) if hub.members.get(id).is_some_and(|m| m.visible) => Ok(*id),
@@ -275,8 +322,8 @@ fn resolve<O: Outbox>(hub: &Hub<O>, name: &str) -> Result<MemberId, Refusal> {
     }
 }
 
-fn private<O: Outbox>(
-    hub: &mut Hub<O>,
+fn private<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
     from: MemberId,
     to: MemberId,
     text: &str,
@@ -309,24 +356,45 @@ fn private<O: Outbox>(
     Ok(None)
 }
 
-fn nick<O: Outbox>(hub: &mut Hub<O>, id: MemberId, asked: &str, now: DateTime<Utc>) -> Reply {
+fn nick<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
+    id: MemberId,
+    asked: &str,
+    now: DateTime<Utc>,
+) -> Reply {
     let Some(new) = name::clean_name(asked) else {
         return refuse("a name holds letters, digits and _ - . (1 to 24 of them)");
     };
-    let old = hub.members[&id].name.clone();
+    let member = &hub.members[&id];
+    let (old, fingerprint, visible) = (
+        member.name.clone(),
+        member.fingerprint.clone(),
+        member.visible,
+    );
     if new == old {
         return refuse(format!("you are already called {old}"));
     }
-    if let Some(holder) = hub.find(&new)
-        && holder != id
-    {
+    if hub.find(&new).is_some_and(|holder| holder != id) {
         return refuse(format!("the name {new} is taken"));
+    }
+    if hub
+        .claims
+        .owner(&new)
+        .is_some_and(|owner| Some(owner) != fingerprint.as_deref())
+    {
+        return refuse(format!("the name {new} belongs to someone else's key"));
     }
     hub.by_name.remove(&name::fold(&old));
     hub.by_name.insert(name::fold(&new), id);
-    let member = member_mut(hub, id);
-    member.name = new.clone();
-    let (room, visible) = (member.room.clone(), member.visible);
+    member_mut(hub, id).name = new.clone();
+    if let Some(fingerprint) = fingerprint.filter(|_| visible) {
+        hub.claims.claim(&fingerprint, &new);
+        hub.journal.record(Record::Claim {
+            fingerprint,
+            name: new.clone(),
+        });
+    }
+    let room = hub.members[&id].room.clone();
     if visible {
         let kind = EventKind::Renamed {
             room: hub.room_name(&room),
@@ -340,7 +408,59 @@ fn nick<O: Outbox>(hub: &mut Hub<O>, id: MemberId, asked: &str, now: DateTime<Ut
     }
 }
 
-fn ignore<O: Outbox>(hub: &mut Hub<O>, id: MemberId, name: &str) -> Reply {
+/// A private message for someone offline whose name a key owns: kept for the key and
+/// delivered when it next joins. `None` if nobody owns the name (there is nobody to keep it
+/// for).
+fn leave_message<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
+    from: MemberId,
+    to: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Option<Reply> {
+    let bare = to.trim_start_matches('@');
+    let owner = hub.claims.owner(bare)?.to_owned();
+    let name = hub.claims.owned_by(&owner).unwrap_or(bare).to_owned();
+    Some(keep_message(hub, from, owner, name, text, now))
+}
+
+fn keep_message<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
+    from: MemberId,
+    owner: String,
+    name: String,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Reply {
+    let text = body(hub, text)?;
+    let waiting = hub.offline_counts.get(&owner).copied().unwrap_or(0);
+    if waiting >= hub.config.max_offline_messages {
+        return refuse(format!(
+            "{name} is offline and already has {waiting} messages waiting; try again when they are back"
+        ));
+    }
+    let sender = hub.members[&from].name.clone();
+    hub.offline_counts.insert(owner.clone(), waiting + 1);
+    hub.journal.record(Record::Offline(OfflineMessage {
+        to_fingerprint: owner,
+        from: sender,
+        text: text.clone(),
+        at: now,
+    }));
+    let echo = Event::new(
+        now,
+        EventKind::PrivateTo {
+            to: name.clone(),
+            text,
+        },
+    );
+    hub.deliver_to(from, Arc::new(echo));
+    Ok(Some(format!(
+        "{name} is offline; they will get your message when they next join"
+    )))
+}
+
+fn ignore<O: Outbox, J: Journal>(hub: &mut Hub<O, J>, id: MemberId, name: &str) -> Reply {
     let target = resolve(hub, name)?;
     if target == id {
         return refuse("you cannot ignore yourself");
@@ -354,7 +474,7 @@ fn ignore<O: Outbox>(hub: &mut Hub<O>, id: MemberId, name: &str) -> Reply {
         return refuse(format!("you are already ignoring {target_name}"));
     }
     member.ignoring.push(Ignored {
-        id: target,
+        id: Some(target),
         fingerprint,
         name: target_name.clone(),
     });
@@ -363,7 +483,12 @@ fn ignore<O: Outbox>(hub: &mut Hub<O>, id: MemberId, name: &str) -> Reply {
     )))
 }
 
-fn join_room<O: Outbox>(hub: &mut Hub<O>, id: MemberId, asked: &str, now: DateTime<Utc>) -> Reply {
+fn join_room<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
+    id: MemberId,
+    asked: &str,
+    now: DateTime<Utc>,
+) -> Reply {
     let Some(display) = name::clean_room(asked) else {
         return refuse("a room name holds letters, digits and _ - . (1 to 24 of them), like #rust");
     };
@@ -390,7 +515,7 @@ fn join_room<O: Outbox>(hub: &mut Hub<O>, id: MemberId, asked: &str, now: DateTi
         to,
     };
     hub.broadcast(&old, Some(id), Arc::new(Event::new(now, moved)));
-    hub.drop_room_if_empty(&old);
+    hub.drop_room_if_idle(&old);
     hub.enter_room(id, key, now);
     Ok(None)
 }
@@ -410,7 +535,7 @@ fn help(max_chars: usize) -> String {
     text
 }
 
-fn who<O: Outbox>(hub: &Hub<O>, id: MemberId) -> String {
+fn who<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId) -> String {
     let member = &hub.members[&id];
     let room_name = hub.room_name(&member.room);
     let names: Vec<String> = hub
@@ -434,15 +559,18 @@ fn who<O: Outbox>(hub: &Hub<O>, id: MemberId) -> String {
     format!("{} connected{place}: {}", names.len(), names.join(", "))
 }
 
-fn whois<O: Outbox>(hub: &Hub<O>, id: MemberId, now: DateTime<Utc>) -> String {
+fn whois<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId, now: DateTime<Utc>) -> String {
     let m = &hub.members[&id];
-    let key = match &m.fingerprint {
-        Some(fp) => fp.clone(),
-        None => "none (unverified name)".to_owned(),
-    };
+    // A name is verified when the key that proved itself on this connection owns it.
+    let verified = m
+        .fingerprint
+        .as_deref()
+        .is_some_and(|fp| hub.claims.owner(&m.name) == Some(fp));
+    let key = m.fingerprint.as_deref().unwrap_or("none");
     let mut text = format!(
-        "name: {}\nkey: {key}\nconnected: {} UTC ({} ago)\nidle: {}\nroom: {}",
+        "name: {} ({})\nkey: {key}\nconnected: {} UTC ({} ago)\nidle: {}\nroom: {}",
         m.name,
+        if verified { "verified" } else { "unverified" },
         m.connected_at.format("%Y-%m-%d %H:%M"),
         humanize(now - m.connected_at),
         humanize(now - m.last_active),
@@ -457,11 +585,13 @@ fn whois<O: Outbox>(hub: &Hub<O>, id: MemberId, now: DateTime<Utc>) -> String {
     text
 }
 
-fn rooms<O: Outbox>(hub: &Hub<O>) -> String {
+fn rooms<O: Outbox, J: Journal>(hub: &Hub<O, J>) -> String {
+    let lobby = name::fold(LOBBY);
     let list: Vec<String> = hub
         .rooms
-        .values()
-        .map(|room| format!("{} ({})", room.name, room.members.len()))
+        .iter()
+        .filter(|(key, room)| !room.members.is_empty() || **key == lobby)
+        .map(|(_, room)| format!("{} ({})", room.name, room.members.len()))
         .collect();
     format!("rooms: {}", list.join(", "))
 }

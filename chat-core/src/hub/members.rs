@@ -27,7 +27,8 @@ impl MemberId {
 /// reconnect with the same key stays ignored and a rename does not escape it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ignored {
-    pub id: MemberId,
+    /// The session ignored, if it was online when ignored (a restored entry has none).
+    pub id: Option<MemberId>,
     pub fingerprint: Option<String>,
     /// Their name when ignored, for `/ignore`'s list and `/unignore` once they have gone.
     pub name: String,
@@ -114,7 +115,7 @@ impl<O> Member<O> {
     /// Whether this member ignores the sender `from` (whose key is `fingerprint`).
     pub fn ignores(&self, from: super::MemberId, fingerprint: Option<&str>) -> bool {
         self.ignoring.iter().any(|i| {
-            i.id == from || (fingerprint.is_some() && i.fingerprint.as_deref() == fingerprint)
+            i.id == Some(from) || (fingerprint.is_some() && i.fingerprint.as_deref() == fingerprint)
         })
     }
 

@@ -2,12 +2,15 @@
 //!
 //! The hub is plain data behind `&mut self`. Every input is a method call with the current time
 //! passed in; every output is an [`Event`] pushed into the [`Outbox`] of each member who should
-//! see it. The hub never waits on a member: an outbox that refuses an event (because it is
-//! full) loses that event for that member alone, and the member is told how many it missed
-//! the next time an event gets through (or when the edge calls [`Hub::flush_missed`]).
+//! see it, or a [`Record`] handed to the [`Journal`] for the edge to store. The hub never waits
+//! on a member: an outbox that refuses an event (because it is full) loses that event for that
+//! member alone, and the member is told how many it missed the next time an event gets through
+//! (or when the edge calls [`Hub::flush_missed`]).
 
 mod commands;
 mod members;
+mod names;
+mod routing;
 #[cfg(test)]
 mod tests;
 
@@ -17,10 +20,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::event::{Event, EventKind, NoticeLevel};
+use crate::journal::{Journal, NoJournal, Profile, Record, Snapshot, StoredLine};
 use crate::name::{self, LOBBY};
 use crate::prefs::Prefs;
 pub use members::MemberId;
 use members::{Ignored, Member};
+use names::Claims;
 
 /// Where the hub puts the events meant for one member. The edge supplies it: a bounded channel
 /// to the connection's task in a server, a `Vec` in a test.
@@ -28,6 +33,13 @@ pub trait Outbox {
     /// Queues `event` for the member without waiting. Returns `false` if it could not be
     /// queued (the outbox is full or closed); the hub then counts the event as missed.
     fn offer(&self, event: Arc<Event>) -> bool;
+
+    /// The member has been removed from the hub (replaced by a newer session of its key, or
+    /// removed by an operator): the edge should close its connection, whatever state its
+    /// outbox is in. `reason` is for the member to read.
+    fn disconnect(&self, reason: &str) {
+        let _ = reason;
+    }
 }
 
 /// Settings of a hub, fixed when it is made.
@@ -39,6 +51,10 @@ pub struct HubConfig {
     pub max_message_chars: usize,
     /// Shown to each member on joining and by `/motd`.
     pub motd: Option<String>,
+    /// How many private messages may wait for one offline key.
+    pub max_offline_messages: usize,
+    /// How many rooms nobody is in keep their history in memory (the oldest go first).
+    pub max_idle_rooms: usize,
 }
 
 impl Default for HubConfig {
@@ -47,6 +63,8 @@ impl Default for HubConfig {
             history_len: 50,
             max_message_chars: 1000,
             motd: None,
+            max_offline_messages: 50,
+            max_idle_rooms: 256,
         }
     }
 }
@@ -54,7 +72,8 @@ impl Default for HubConfig {
 /// Who wants to join.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinRequest {
-    /// The name asked for (an SSH username, say); it is cleaned and, if taken, numbered.
+    /// The name asked for (an SSH username, say); it is cleaned and, if taken, numbered. A key
+    /// that owns a name gets that name instead.
     pub name: String,
     /// The SHA256 fingerprint of the member's key, if they proved one.
     pub fingerprint: Option<String>,
@@ -62,6 +81,8 @@ pub struct JoinRequest {
     /// `exec` command) can run commands and send private messages, but nobody sees it come
     /// and go and it receives no broadcasts.
     pub visible: bool,
+    /// What the store remembers about the key: settings and waiting messages.
+    pub profile: Option<Profile>,
 }
 
 impl JoinRequest {
@@ -71,7 +92,26 @@ impl JoinRequest {
             name: name.into(),
             fingerprint: None,
             visible: true,
+            profile: None,
         }
+    }
+
+    /// The same request, proven by the key with this fingerprint.
+    pub fn with_key(mut self, fingerprint: impl Into<String>) -> Self {
+        self.fingerprint = Some(fingerprint.into());
+        self
+    }
+
+    /// The same request, for an invisible member.
+    pub fn invisible(mut self) -> Self {
+        self.visible = false;
+        self
+    }
+
+    /// The same request, with what the store remembers about the key.
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = Some(profile);
+        self
     }
 }
 
@@ -84,6 +124,14 @@ pub struct Me {
     pub prefs: Prefs,
 }
 
+/// Something the hub cannot answer from memory: the edge looks it up in its store and shows
+/// the result to the member (see [`Hub::recent_history`] for an edge without a store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// The last `limit` lines of `room` (display name).
+    History { room: String, limit: usize },
+}
+
 /// The result of a submitted line, for the member's own session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -94,6 +142,8 @@ pub struct Outcome {
     pub exit: bool,
     /// The line failed (a parse error or a command that could not be carried out).
     pub failed: bool,
+    /// A lookup for the edge to make on the member's behalf.
+    pub query: Option<Query>,
 }
 
 /// Counters the edge can export as metrics.
@@ -128,13 +178,19 @@ impl Room {
 
 /// The chat: everyone in it, their rooms, and what they said.
 #[derive(Debug)]
-pub struct Hub<O> {
+pub struct Hub<O, J = NoJournal> {
     config: HubConfig,
     members: HashMap<MemberId, Member<O>>,
-    /// Folded name → member, so names are unique regardless of case.
+    /// Folded name → member online, so names are unique regardless of case.
     by_name: HashMap<String, MemberId>,
-    /// Folded room name → room. `#lobby` always exists; other rooms go when they empty.
+    /// Names owned by keys, online or not.
+    claims: Claims,
+    /// Folded room name → room. `#lobby` always exists; other rooms go when they empty and
+    /// have no history, or when too many idle rooms keep theirs.
     rooms: BTreeMap<String, Room>,
+    /// How many private messages wait for each offline key.
+    offline_counts: HashMap<String, usize>,
+    journal: J,
     next_id: u64,
     stats: HubStats,
 }
@@ -148,7 +204,7 @@ pub trait Chat {
     fn complete(&mut self, id: MemberId, word: &str) -> Vec<String>;
 }
 
-impl<O: Outbox> Chat for Hub<O> {
+impl<O: Outbox, J: Journal> Chat for Hub<O, J> {
     fn submit(&mut self, id: MemberId, line: &str, now: DateTime<Utc>) -> Outcome {
         Hub::submit(self, id, line, now)
     }
@@ -158,18 +214,52 @@ impl<O: Outbox> Chat for Hub<O> {
     }
 }
 
-impl<O: Outbox> Hub<O> {
+impl<O: Outbox> Hub<O, NoJournal> {
+    /// A hub that remembers nothing beyond its memory.
     pub fn new(config: HubConfig) -> Self {
+        Self::with_journal(config, NoJournal)
+    }
+}
+
+impl<O: Outbox, J: Journal> Hub<O, J> {
+    /// A hub that hands what must be remembered to `journal`.
+    pub fn with_journal(config: HubConfig, journal: J) -> Self {
         let mut rooms = BTreeMap::new();
         rooms.insert(name::fold(LOBBY), Room::new(LOBBY.to_owned()));
         Self {
             config,
             members: HashMap::new(),
             by_name: HashMap::new(),
+            claims: Claims::default(),
             rooms,
+            offline_counts: HashMap::new(),
+            journal,
             next_id: 1,
             stats: HubStats::default(),
         }
+    }
+
+    /// Takes back what was remembered: name claims, recent history and offline message counts.
+    /// Call it once, before anyone joins.
+    pub fn restore(&mut self, snapshot: Snapshot) {
+        for (name, fingerprint) in snapshot.claims {
+            self.claims.claim(&fingerprint, &name);
+        }
+        for line in snapshot.history {
+            let Some(display) = name::clean_room(&line.room) else {
+                continue;
+            };
+            let key = name::fold(&display);
+            let limit = self.config.history_len;
+            let room = self.rooms.entry(key).or_insert_with(|| Room::new(display));
+            if limit > 0 {
+                if room.history.len() >= limit {
+                    room.history.pop_front();
+                }
+                room.history.push_back(Arc::new(line.to_event()));
+            }
+        }
+        self.offline_counts = snapshot.offline_counts.into_iter().collect();
     }
 
     pub fn config(&self) -> &HubConfig {
@@ -178,6 +268,14 @@ impl<O: Outbox> Hub<O> {
 
     pub fn stats(&self) -> HubStats {
         self.stats
+    }
+
+    pub fn journal(&self) -> &J {
+        &self.journal
+    }
+
+    pub fn journal_mut(&mut self) -> &mut J {
+        &mut self.journal
     }
 
     /// How many members are connected, invisible ones included.
@@ -205,6 +303,11 @@ impl<O: Outbox> Hub<O> {
         self.by_name.get(&name::fold(name)).copied()
     }
 
+    /// The key that owns `name`, if any.
+    pub fn owner_of(&self, name: &str) -> Option<&str> {
+        self.claims.owner(name)
+    }
+
     /// The names of visible members in `room` (any case), sorted.
     pub fn names_in(&self, room: &str) -> Vec<String> {
         let Some(room) = self.rooms.get(&name::fold(room)) else {
@@ -220,24 +323,69 @@ impl<O: Outbox> Hub<O> {
         names
     }
 
-    /// Adds a member, gives it a unique name, and (if visible) puts it in `#lobby`, shows it
-    /// the MOTD and the lobby's history, and announces it.
+    /// The last `limit` lines said in `room` that the hub still holds, oldest first.
+    pub fn recent_history(&self, room: &str, limit: usize) -> Vec<Arc<Event>> {
+        let Some(room) = self.rooms.get(&name::fold(room)) else {
+            return Vec::new();
+        };
+        let skip = room.history.len().saturating_sub(limit);
+        room.history.iter().skip(skip).cloned().collect()
+    }
+
+    /// Adds a member and gives it a name: the one its key owns, else the one it asked for,
+    /// numbered if someone else holds or owns it. A visible member is then put in its last
+    /// room (or `#lobby`), shown the MOTD, the room's history and any private messages left
+    /// for it, and announced. A session of the same key already holding the name is replaced.
     pub fn join(&mut self, request: JoinRequest, outbox: O, now: DateTime<Utc>) -> MemberId {
         let id = MemberId::new(self.next_id);
         self.next_id += 1;
-        let asked = name::clean_name(&request.name);
-        let name = self.unique_name(asked.as_deref().unwrap_or(name::DEFAULT_NAME), None);
+        let fingerprint = request.fingerprint.clone();
+        let owned = fingerprint
+            .as_deref()
+            .and_then(|fp| self.claims.owned_by(fp))
+            .map(str::to_owned);
+        let asked = owned.clone().or_else(|| name::clean_name(&request.name));
+        let wanted = asked
+            .clone()
+            .unwrap_or_else(|| name::DEFAULT_NAME.to_owned());
+        // Only a visible session replaces a ghost or claims a name: a one-shot `exec` of the
+        // same key must not throw out the member's interactive session.
+        let claiming = fingerprint.as_deref().filter(|_| request.visible);
+        if let Some(fp) = claiming {
+            self.replace_ghost(&wanted, fp, now);
+        }
+        let name = self.free_name(&wanted, fingerprint.as_deref(), None);
         self.by_name.insert(name::fold(&name), id);
-        let lobby = name::fold(LOBBY);
-        let member = Member::new(
+        let profile = request.profile.unwrap_or_default();
+        let mut member = Member::new(
             name.clone(),
-            request.fingerprint,
-            lobby.clone(),
+            fingerprint.clone(),
+            name::fold(LOBBY),
             outbox,
             request.visible,
             now,
         );
+        member.prefs = profile.settings.prefs;
+        member.ignoring = profile
+            .settings
+            .ignoring
+            .iter()
+            .map(|i| Ignored {
+                id: None,
+                fingerprint: Some(i.fingerprint.clone()),
+                name: i.name.clone(),
+            })
+            .collect();
         self.members.insert(id, member);
+        if let Some(fp) = claiming
+            && self.claims.owner(&name).is_none()
+        {
+            self.claims.claim(fp, &name);
+            self.journal.record(Record::Claim {
+                fingerprint: fp.to_owned(),
+                name: name.clone(),
+            });
+        }
         if !request.visible {
             return id;
         }
@@ -249,7 +397,18 @@ impl<O: Outbox> Hub<O> {
             welcome = format!("{asked} is taken, so you are {name}. {welcome}");
         }
         self.notify(id, now, NoticeLevel::Info, welcome);
-        self.enter_room(id, lobby, now);
+        let room = profile
+            .settings
+            .last_room
+            .as_deref()
+            .and_then(name::clean_room)
+            .unwrap_or_else(|| LOBBY.to_owned());
+        let key = name::fold(&room);
+        self.rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room::new(room));
+        self.enter_room(id, key, now);
+        self.deliver_offline(id, profile.offline);
         id
     }
 
@@ -261,7 +420,9 @@ impl<O: Outbox> Hub<O> {
         };
         let (name, room, visible) = (member.name.clone(), member.room.clone(), member.visible);
         let after = now - member.connected_at;
-        self.by_name.remove(&name::fold(&name));
+        if self.by_name.get(&name::fold(&name)) == Some(&id) {
+            self.by_name.remove(&name::fold(&name));
+        }
         if visible {
             self.exit_room(id, &room);
             let kind = EventKind::Left {
@@ -270,7 +431,7 @@ impl<O: Outbox> Hub<O> {
                 after,
             };
             self.broadcast(&room, Some(id), Arc::new(Event::new(now, kind)));
-            self.drop_room_if_empty(&room);
+            self.drop_room_if_idle(&room);
         }
         self.members.remove(&id);
     }
@@ -300,7 +461,10 @@ impl<O: Outbox> Hub<O> {
             return self
                 .rooms
                 .iter()
-                .filter(|(key, _)| key[1..].starts_with(&prefix))
+                .filter(|(key, room)| {
+                    key[1..].starts_with(&prefix)
+                        && (!room.members.is_empty() || *key == &name::fold(LOBBY))
+                })
                 .map(|(_, room)| room.name.clone())
                 .collect();
         }
@@ -316,9 +480,8 @@ impl<O: Outbox> Hub<O> {
             .collect()
     }
 
-    /// Replaces a member's preferences (restored from a store, or chosen by the edge for the
-    /// member's terminal). The member's session learns them with its next [`Outcome`], or at
-    /// once if the edge reads [`Hub::me`].
+    /// Replaces a member's preferences (chosen by the edge for the member's terminal). The
+    /// member's session learns them with its next [`Outcome`], or at once through [`Hub::me`].
     pub fn set_prefs(&mut self, id: MemberId, prefs: Prefs) {
         if let Some(member) = self.members.get_mut(&id) {
             member.prefs = prefs;
@@ -335,129 +498,80 @@ impl<O: Outbox> Hub<O> {
         })
     }
 
-    /// `base`, or its first numbered variant that is free (a name held by `except` counts as
-    /// free, so a member can change the case of its own name).
-    fn unique_name(&self, base: &str, except: Option<MemberId>) -> String {
-        let free = |n: &str| match self.by_name.get(&name::fold(n)) {
-            None => true,
-            Some(holder) => Some(*holder) == except,
-        };
-        if free(base) {
-            return base.to_owned();
-        }
-        name::numbered_variants(base)
-            .find(|n| free(n))
-            .expect("the numbered variants of a name are endless, and members are finite")
-    }
-
-    fn room_name(&self, key: &str) -> String {
-        self.rooms
-            .get(key)
-            .map_or_else(|| LOBBY.to_owned(), |r| r.name.clone())
-    }
-
-    /// Puts a visible member in a room (creating it), replays the room's history to it and
-    /// announces it there.
-    fn enter_room(&mut self, id: MemberId, key: String, now: DateTime<Utc>) {
-        let room = self
-            .rooms
-            .get_mut(&key)
-            .expect("the caller creates the room before entering it");
-        room.members.push(id);
-        let count = room.members.len();
-        let room_name = room.name.clone();
-        let history: Vec<Arc<Event>> = room.history.iter().cloned().collect();
-        let Some(member) = self.members.get_mut(&id) else {
+    /// Remembers a keyed member's settings (preferences, ignore list, room).
+    fn save_settings(&mut self, id: MemberId) {
+        let Some(member) = self.members.get(&id) else {
             return;
         };
-        member.room = key.clone();
-        for event in history {
-            if !member.ignores_name_in(&event) {
-                member.deliver(event, &mut self.stats);
-            }
-        }
-        let name = member.name.clone();
-        let kind = EventKind::Joined {
-            room: room_name,
-            name,
-            count,
-        };
-        self.broadcast(&key, None, Arc::new(Event::new(now, kind)));
-    }
-
-    fn exit_room(&mut self, id: MemberId, key: &str) {
-        if let Some(room) = self.rooms.get_mut(key)
-            && let Some(pos) = room.members.iter().position(|m| *m == id)
-        {
-            room.members.swap_remove(pos);
-        }
-    }
-
-    fn drop_room_if_empty(&mut self, key: &str) {
-        if key != name::fold(LOBBY) && self.rooms.get(key).is_some_and(|r| r.members.is_empty()) {
-            self.rooms.remove(key);
-        }
-    }
-
-    /// Sends an event to every member of a room who wants it: not to those ignoring its
-    /// sender (`from`), and not presence events to those who asked for quiet.
-    fn broadcast(&mut self, key: &str, from: Option<MemberId>, event: Arc<Event>) {
-        let Some(room) = self.rooms.get(key) else {
+        let Some(fingerprint) = member.fingerprint.clone() else {
             return;
         };
-        let sender_key = from
-            .and_then(|id| self.members.get(&id))
-            .map(|m| m.fingerprint.clone());
-        let presence = event.is_presence();
-        for id in &room.members {
-            let Some(member) = self.members.get_mut(id) else {
-                continue;
+        let settings = crate::journal::Settings {
+            prefs: member.prefs,
+            ignoring: member
+                .ignoring
+                .iter()
+                .filter_map(|i| {
+                    Some(crate::journal::IgnoredKey {
+                        fingerprint: i.fingerprint.clone()?,
+                        name: i.name.clone(),
+                    })
+                })
+                .collect(),
+            last_room: Some(self.room_name(&member.room)),
+        };
+        self.journal.record(Record::Profile {
+            fingerprint,
+            settings,
+        });
+    }
+
+    /// Shows a joining member the private messages left for it, and forgets them.
+    fn deliver_offline(&mut self, id: MemberId, messages: Vec<crate::journal::OfflineMessage>) {
+        let Some(fingerprint) = self.members.get(&id).and_then(|m| m.fingerprint.clone()) else {
+            return;
+        };
+        if messages.is_empty() {
+            return;
+        }
+        for message in messages {
+            let kind = EventKind::PrivateFrom {
+                from: message.from,
+                text: message.text,
             };
-            if presence && member.prefs.quiet {
-                continue;
-            }
-            if let (Some(from), Some(fingerprint)) = (from, &sender_key)
-                && member.ignores(from, fingerprint.as_deref())
-            {
-                continue;
-            }
-            member.deliver(Arc::clone(&event), &mut self.stats);
+            self.deliver_to(id, Arc::new(Event::new(message.at, kind)));
         }
+        self.offline_counts.remove(&fingerprint);
+        self.journal
+            .record(Record::OfflineDelivered { fingerprint });
     }
+}
 
-    /// A said line or emote: into the room's history and out to its members.
-    fn say(&mut self, from: MemberId, event: Event) {
-        let Some(key) = self.members.get(&from).map(|m| m.room.clone()) else {
-            return;
+impl StoredLine {
+    /// The event this line was.
+    pub fn to_event(&self) -> Event {
+        let (room, from, text) = (self.room.clone(), self.from.clone(), self.text.clone());
+        let kind = if self.emote {
+            EventKind::Emote { room, from, text }
+        } else {
+            EventKind::Said { room, from, text }
         };
-        self.stats.said += 1;
-        let event = Arc::new(event);
-        if let Some(room) = self.rooms.get_mut(&key)
-            && self.config.history_len > 0
-        {
-            if room.history.len() >= self.config.history_len {
-                room.history.pop_front();
-            }
-            room.history.push_back(Arc::clone(&event));
-        }
-        self.broadcast(&key, Some(from), event);
+        Event::new(self.at, kind)
     }
 
-    /// A notice to one member.
-    fn notify(
-        &mut self,
-        id: MemberId,
-        now: DateTime<Utc>,
-        level: NoticeLevel,
-        text: impl Into<String>,
-    ) {
-        self.deliver_to(id, Arc::new(Event::notice(now, level, text)));
-    }
-
-    /// An event for one member.
-    fn deliver_to(&mut self, id: MemberId, event: Arc<Event>) {
-        if let Some(member) = self.members.get_mut(&id) {
-            member.deliver(event, &mut self.stats);
-        }
+    /// The line an event was, if it is a said line or an emote.
+    pub fn from_event(event: &Event) -> Option<StoredLine> {
+        let (room, from, text, emote) = match &event.kind {
+            EventKind::Said { room, from, text } => (room, from, text, false),
+            EventKind::Emote { room, from, text } => (room, from, text, true),
+            _ => return None,
+        };
+        Some(StoredLine {
+            room: room.clone(),
+            from: from.clone(),
+            text: text.clone(),
+            at: event.at,
+            emote,
+        })
     }
 }

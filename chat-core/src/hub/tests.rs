@@ -1,10 +1,12 @@
 //! The hub driven by plain method calls on a virtual clock, with [`Mailbox`] outboxes.
 
 mod model;
+mod remembering;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::*;
+use crate::journal::Record;
 use crate::outbox::Mailbox;
 use crate::prefs::TimestampMode;
 
@@ -14,7 +16,7 @@ fn t0() -> DateTime<Utc> {
 
 /// A hub and the mailboxes of the members joined to it.
 struct Harness {
-    hub: Hub<Mailbox>,
+    hub: Hub<Mailbox, Vec<Record>>,
     boxes: HashMap<MemberId, Mailbox>,
     now: DateTime<Utc>,
 }
@@ -26,7 +28,7 @@ impl Harness {
 
     fn with_config(config: HubConfig) -> Self {
         Self {
-            hub: Hub::new(config),
+            hub: Hub::with_journal(config, Vec::new()),
             boxes: HashMap::new(),
             now: t0(),
         }
@@ -69,6 +71,11 @@ impl Harness {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The records the hub handed to its journal since last asked.
+    fn records(&mut self) -> Vec<Record> {
+        std::mem::take(self.hub.journal_mut())
     }
 
     fn clear(&self) {
@@ -202,7 +209,11 @@ fn rooms_separate_conversations_and_replay_history() {
     h.say(bob, "/part");
     h.clear();
     h.say(bob, "/rooms");
-    assert_eq!(h.notices(bob), ["rooms: #lobby (2)"], "empty rooms go away");
+    assert_eq!(
+        h.notices(bob),
+        ["rooms: #lobby (2)"],
+        "rooms nobody is in are not listed"
+    );
 }
 
 #[test]
@@ -330,6 +341,7 @@ fn away_back_and_whois() {
             name: "alice".into(),
             fingerprint: Some("SHA256:abc".into()),
             visible: true,
+            profile: None,
         },
         100,
     );
@@ -342,14 +354,14 @@ fn away_back_and_whois() {
     let whois = h.notices(bob).pop().unwrap();
     assert_eq!(
         whois,
-        "name: alice\nkey: SHA256:abc\nconnected: 2026-11-25 12:04 UTC (7 minutes ago)\nidle: 2 minutes\nroom: #lobby\naway: lunch"
+        "name: alice (verified)\nkey: SHA256:abc\nconnected: 2026-11-25 12:04 UTC (7 minutes ago)\nidle: 2 minutes\nroom: #lobby\naway: lunch"
     );
     h.say(bob, "/who");
     assert_eq!(h.notices(bob), ["2 connected: alice (away), bob"]);
     h.say(alice, "/back");
     assert!(h.say(alice, "/back").failed);
     h.say(bob, "/whois bob");
-    assert!(h.notices(bob)[0].contains("key: none (unverified name)"));
+    assert!(h.notices(bob)[0].starts_with("name: bob (unverified)\nkey: none\n"));
 }
 
 #[test]
@@ -468,6 +480,7 @@ fn invisible_members_run_commands_unseen() {
             name: "bot".into(),
             fingerprint: None,
             visible: false,
+            profile: None,
         },
         100,
     );
