@@ -26,8 +26,9 @@ pub enum Record {
     },
     /// A private message left for a key whose member is offline.
     Offline(OfflineMessage),
-    /// The offline messages for this key were delivered; forget them.
-    OfflineDelivered { fingerprint: String },
+    /// The oldest `count` offline messages for this key were delivered; forget them. (A count,
+    /// not "all": a message left while the member was joining must survive.)
+    OfflineDelivered { fingerprint: String, count: usize },
 }
 
 /// A said line or emote as history keeps it.

@@ -67,7 +67,7 @@ pub mod session;
 
 pub use command::{Command, ParseError};
 pub use event::{Event, EventKind, NoticeLevel};
-pub use hub::{Chat, Hub, HubConfig, HubStats, JoinRequest, Me, MemberId, Outbox, Outcome};
+pub use hub::{Chat, Hub, HubConfig, HubStats, JoinRequest, Me, MemberId, Outbox, Outcome, Query};
 pub use prefs::{Prefs, Theme, TimestampMode, UtcOffset};
 pub use render::prompt::TermSize;
 pub use session::{Flow, Session, SessionKind};

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::command;
 use crate::editor::{Completer, EditorConfig, EditorEvent, LineEditor};
 use crate::event::{Event, NoticeLevel};
-use crate::hub::{Chat, Me, MemberId};
+use crate::hub::{Chat, Me, MemberId, Query};
 use crate::name::LOBBY;
 use crate::render::prompt::{PromptArea, TermSize};
 use crate::render::{self, Style, StyledLine, View, name_colour};
@@ -61,6 +61,8 @@ pub struct Session {
     mode: Mode,
     /// The hub's message limit, enforced as the member types.
     max_chars: usize,
+    /// Lookups the hub asked the edge to make (see [`Session::take_queries`]).
+    queries: Vec<Query>,
 }
 
 const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
@@ -86,6 +88,7 @@ impl Session {
             me,
             mode,
             max_chars,
+            queries: Vec::new(),
         }
     }
 
@@ -169,6 +172,30 @@ impl Session {
         self.show_iter(events.iter().map(|e| &**e), out);
     }
 
+    /// Lookups the hub asked for while handling the member's lines (`/history`): the edge
+    /// answers each from its store (or [`Hub::recent_history`](crate::Hub::recent_history))
+    /// and shows the result with [`Session::show_history`].
+    pub fn take_queries(&mut self) -> Vec<Query> {
+        std::mem::take(&mut self.queries)
+    }
+
+    /// Shows the answer to a history query: a header, then the lines with their own times.
+    pub fn show_history(
+        &mut self,
+        room: &str,
+        lines: &[Event],
+        now: DateTime<Utc>,
+        out: &mut Vec<u8>,
+    ) {
+        let header = match lines.len() {
+            0 => format!("no history in {room}"),
+            1 => format!("the last line in {room}:"),
+            n => format!("the last {n} lines in {room}:"),
+        };
+        let notice = Event::notice(now, NoticeLevel::Info, header);
+        self.show_iter(std::iter::once(&notice).chain(lines.iter()), out);
+    }
+
     /// Shows one event, above the prompt and the input.
     pub fn show_event(&mut self, event: &Event, out: &mut Vec<u8>) {
         self.show_iter(std::iter::once(event), out);
@@ -242,6 +269,7 @@ impl Session {
                 prompt.erase(out);
                 let outcome = chat.submit(self.id, &line, now);
                 self.me = outcome.me;
+                self.queries.extend(outcome.query);
                 if outcome.exit {
                     return Flow::Exit;
                 }
@@ -275,6 +303,7 @@ impl Session {
                 PlainLine::Text(text) => {
                     let outcome = chat.submit(self.id, &text, now);
                     self.me = outcome.me;
+                    self.queries.extend(outcome.query);
                     if outcome.exit {
                         return Flow::Exit;
                     }

@@ -10,8 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use chat_core::journal::{Profile, StoredLine};
 use chat_core::render::{self, View};
-use chat_core::{Flow, JoinRequest, NoticeLevel, Session, SessionKind, TermSize, Theme};
+use chat_core::{
+    Event, Flow, JoinRequest, NoticeLevel, Query, Session, SessionKind, TermSize, Theme,
+};
 use chrono::Utc;
 use russh::ChannelId;
 use russh::server::Handle;
@@ -19,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::hub::{Locked, SshOutbox};
+use crate::hub::{Locked, OutboxEnds, SshOutbox};
 use crate::server::Shared;
 
 /// What the handler forwards to the task.
@@ -46,21 +49,25 @@ pub(crate) struct ChatStart {
 
 /// Most events rendered into one write.
 const MAX_BATCH: usize = 256;
+/// How long a store lookup (a profile at join, history) may take before we go on without it.
+const PROFILE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// An interactive (PTY) or plain shell session, until the member leaves or the connection ends.
 pub(crate) async fn run_chat(mut start: ChatStart) {
     let shared = Arc::clone(&start.shared);
-    let (outbox, mut events, refused) = SshOutbox::channel(shared.config.outbox_capacity);
-    let now = Utc::now();
-    let request = JoinRequest {
-        name: start.user.clone(),
-        fingerprint: start.fingerprint.clone(),
-        visible: true,
-        profile: None,
-    };
+    let profile = load_profile(&shared, start.fingerprint.as_deref()).await;
+    let (outbox, ends) = SshOutbox::channel(shared.config.outbox_capacity);
+    let OutboxEnds {
+        mut events,
+        refused,
+        closing,
+    } = ends;
+    let mut request = JoinRequest::named(start.user.clone());
+    request.fingerprint = start.fingerprint.clone();
+    request.profile = profile;
     let (id, me) = {
         let mut hub = shared.hub.lock();
-        let id = hub.join(request, outbox, now);
+        let id = hub.join(request, outbox, Utc::now());
         if start.term.as_deref() == Some("dumb") {
             // A dumb terminal shows escape codes as garbage: no colours for it.
             let mut prefs = hub.me(id).map(|me| me.prefs).unwrap_or_default();
@@ -85,7 +92,14 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
             biased;
             () = shared.shutdown.cancelled() => {
                 session.show_notice(Utc::now(), NoticeLevel::Info, "the server is shutting down; see you soon", &mut out);
-                writer.write(&mut out).await;
+                writer.write_briefly(&mut out).await;
+                break;
+            }
+            reason = closing.requested() => {
+                // The hub has already removed this member (a newer session of its key, say).
+                info!(member = id.get(), %reason, "closed by the hub");
+                session.show_notice(Utc::now(), NoticeLevel::Error, &reason, &mut out);
+                writer.write_briefly(&mut out).await;
                 break;
             }
             input = start.input.recv() => {
@@ -98,6 +112,10 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                     }
                     Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), &mut out),
                 };
+                for query in session.take_queries() {
+                    let (room, lines) = answer(&shared, query).await;
+                    session.show_history(&room, &lines, Utc::now(), &mut out);
+                }
                 alive = writer.write(&mut out).await && flow == Flow::Continue;
             }
             Some(first) = events.recv() => {
@@ -107,6 +125,12 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                         Ok(event) => batch.push(event),
                         Err(_) => break,
                     }
+                }
+                if let Some(persist) = &shared.persist
+                    && batch.iter().any(|e| StoredLine::from_event(e).is_some())
+                {
+                    // A line goes out only once it is stored: nothing anyone saw is lost.
+                    persist.committed().await;
                 }
                 session.show(&batch, &mut out);
                 alive = writer.write(&mut out).await;
@@ -121,6 +145,48 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
     writer.finish(0).await;
 }
 
+/// What the store remembers about a key, if there is a store and a key. A store that fails
+/// or is slow costs the member its settings for this visit, never the visit.
+async fn load_profile(shared: &Shared, fingerprint: Option<&str>) -> Option<Profile> {
+    let store = Arc::clone(shared.config.store.as_ref()?);
+    let fingerprint = fingerprint?.to_owned();
+    let lookup = tokio::task::spawn_blocking(move || store.profile(&fingerprint));
+    match tokio::time::timeout(PROFILE_TIMEOUT, lookup).await {
+        Ok(Ok(Ok(profile))) => Some(profile),
+        Ok(Ok(Err(error))) => {
+            warn!(%error, "cannot load the member's profile; joining without it");
+            None
+        }
+        Ok(Err(error)) => {
+            warn!(%error, "loading the member's profile panicked; joining without it");
+            None
+        }
+        Err(_) => {
+            warn!(timeout = ?PROFILE_TIMEOUT, "the store is slow; joining without the member's profile");
+            None
+        }
+    }
+}
+
+/// Answers a query the hub could not: from the store if there is one, else from the hub's
+/// memory. Returns the room's name and the lines, oldest first.
+async fn answer(shared: &Shared, query: Query) -> (String, Vec<Event>) {
+    let Query::History { room, limit } = query;
+    if let Some(store) = shared.config.store.clone() {
+        let lookup_room = room.clone();
+        let lookup = tokio::task::spawn_blocking(move || store.history(&lookup_room, limit));
+        match tokio::time::timeout(PROFILE_TIMEOUT, lookup).await {
+            Ok(Ok(Ok(lines))) => return (room, lines.iter().map(StoredLine::to_event).collect()),
+            other => warn!(
+                ?other,
+                "cannot read history from the store; showing what is in memory"
+            ),
+        }
+    }
+    let lines = shared.hub.lock().recent_history(&room, limit);
+    (room, lines.iter().map(|e| (**e).clone()).collect())
+}
+
 /// A one-shot command (`ssh host /who`): run it as an invisible member, print what it
 /// produced (errors on stderr), and exit with status 1 if it failed.
 pub(crate) async fn run_exec(start: ChatStart, command: String) {
@@ -129,14 +195,10 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         c if c.starts_with('/') => c.to_owned(),
         c => format!("/{c}"),
     };
-    let (outbox, mut events, _) = SshOutbox::channel(shared.config.outbox_capacity);
+    let (outbox, mut ends) = SshOutbox::channel(shared.config.outbox_capacity);
     let now = Utc::now();
-    let request = JoinRequest {
-        name: start.user.clone(),
-        fingerprint: start.fingerprint.clone(),
-        visible: false,
-        profile: None,
-    };
+    let mut request = JoinRequest::named(start.user.clone()).invisible();
+    request.fingerprint = start.fingerprint.clone();
     let outcome = {
         let mut hub = shared.hub.lock();
         let id = hub.join(request, outbox, now);
@@ -145,6 +207,19 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         outcome
     };
     debug!(command = %line, failed = outcome.failed, "exec");
+    let mut events: Vec<Event> = Vec::new();
+    while let Ok(event) = ends.events.try_recv() {
+        events.push((*event).clone());
+    }
+    if let Some(query) = outcome.query.clone() {
+        let (room, lines) = answer(&shared, query).await;
+        events.push(Event::notice(
+            now,
+            NoticeLevel::Info,
+            format!("the last {} lines in {room}:", lines.len()),
+        ));
+        events.extend(lines);
+    }
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let prefs = outcome.me.prefs;
@@ -152,13 +227,13 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         me: &outcome.me.name,
         prefs: &prefs,
     };
-    while let Ok(event) = events.try_recv() {
+    for event in &events {
         let target = if event.is_error() {
             &mut stderr
         } else {
             &mut stdout
         };
-        render::write_plain(&render::event_lines(&event, &view).lines, target);
+        render::write_plain(&render::event_lines(event, &view).lines, target);
     }
     let mut writer = Writer::new(&start, shared.config.stall_timeout);
     if start.size.is_some() {
@@ -221,6 +296,13 @@ impl Writer {
             },
             () = self.kill.cancelled() => false,
         }
+    }
+
+    /// Sends a last word (a goodbye) without waiting long for a client that is not reading.
+    async fn write_briefly(&mut self, out: &mut Vec<u8>) {
+        let stall = std::mem::replace(&mut self.stall_timeout, Duration::from_secs(1));
+        self.write(out).await;
+        self.stall_timeout = stall;
     }
 
     /// Ends the channel the way a shell does: exit status, EOF, close.

@@ -1,9 +1,11 @@
 //! Settings of the SSH server: where it keeps its key, and the limits that keep it up.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::HubConfig;
+use chat_store::{Retention, Store};
 
 /// Everything [`Server`](crate::Server) needs besides a listener. `Default` gives the values a
 /// public server should start with.
@@ -31,6 +33,11 @@ pub struct ServerConfig {
     pub outbox_capacity: usize,
     /// How long shutdown waits for sessions to say goodbye before cutting them off.
     pub shutdown_grace: Duration,
+    /// Where history, name claims, settings and offline messages are kept. Without one the
+    /// server forgets everything when it stops.
+    pub store: Option<Arc<dyn Store>>,
+    /// How much history the store keeps.
+    pub retention: Retention,
 }
 
 impl ServerConfig {
@@ -56,6 +63,8 @@ impl Default for ServerConfig {
             keepalive_interval: Duration::from_secs(30),
             outbox_capacity: 256,
             shutdown_grace: Duration::from_secs(3),
+            store: None,
+            retention: Retention::default(),
         }
     }
 }

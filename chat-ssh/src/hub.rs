@@ -8,10 +8,13 @@ use chat_core::{Chat, Event, Hub, MemberId, Outbox, Outcome};
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::persist::EdgeJournal;
 
 /// The hub as every connection sees it. Lock it for a method call at a time and never across
 /// an `.await` (a `parking_lot` guard is not `Send`, so the compiler enforces this).
-pub type SharedHub = Arc<Mutex<Hub<SshOutbox>>>;
+pub type SharedHub = Arc<Mutex<Hub<SshOutbox, EdgeJournal>>>;
 
 /// A member's outbox: the sending side of a bounded channel to its connection's task.
 #[derive(Debug)]
@@ -20,18 +23,49 @@ pub struct SshOutbox {
     /// Set when an event was refused, so the task asks the hub to report the count once it
     /// has caught up.
     refused: Arc<AtomicBool>,
+    closing: Closing,
+}
+
+/// The hub's request to close a member's connection, and why.
+#[derive(Debug, Clone, Default)]
+pub struct Closing {
+    token: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Closing {
+    /// Resolves once the hub has asked for the connection to close.
+    pub async fn requested(&self) -> String {
+        self.token.cancelled().await;
+        self.reason.lock().clone().unwrap_or_default()
+    }
+}
+
+/// Both ends of a member's outbox, as the connection task holds them.
+#[derive(Debug)]
+pub struct OutboxEnds {
+    pub events: mpsc::Receiver<Arc<Event>>,
+    pub refused: Arc<AtomicBool>,
+    pub closing: Closing,
 }
 
 impl SshOutbox {
-    /// An outbox holding at most `capacity` events, the receiving end, and the refusal flag.
-    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<Arc<Event>>, Arc<AtomicBool>) {
+    /// An outbox holding at most `capacity` events, and the ends the connection task keeps.
+    pub fn channel(capacity: usize) -> (Self, OutboxEnds) {
         let (events, receiver) = mpsc::channel(capacity.max(1));
         let refused = Arc::new(AtomicBool::new(false));
+        let closing = Closing::default();
         let outbox = Self {
             events,
             refused: Arc::clone(&refused),
+            closing: closing.clone(),
         };
-        (outbox, receiver, refused)
+        let ends = OutboxEnds {
+            events: receiver,
+            refused,
+            closing,
+        };
+        (outbox, ends)
     }
 }
 
@@ -42,6 +76,11 @@ impl Outbox for SshOutbox {
             self.refused.store(true, Ordering::Relaxed);
         }
         accepted
+    }
+
+    fn disconnect(&self, reason: &str) {
+        *self.closing.reason.lock() = Some(reason.to_owned());
+        self.closing.token.cancel();
     }
 }
 

@@ -30,8 +30,10 @@ pub mod host_key;
 pub mod hub;
 mod kill;
 pub mod limits;
+pub mod persist;
 mod server;
 
+pub use chat_store;
 pub use config::ServerConfig;
 pub use server::{Server, ServerError};
 pub use tokio_util::sync::CancellationToken;

@@ -22,11 +22,15 @@ use crate::host_key::{self, HostKeyError, Origin};
 use crate::hub::SharedHub;
 use crate::kill::Killable;
 use crate::limits::{ConnectionLimits, ConnectionSlot, HandshakeSlot, Refusal};
+use crate::persist::{self, EdgeJournal, PersistLink, Writer};
+use chat_store::StoreError;
 
 #[derive(Debug, Error)]
 pub enum ServerError {
     #[error(transparent)]
     HostKey(#[from] HostKeyError),
+    #[error("cannot load what the store remembers: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// What every connection's tasks share.
@@ -39,11 +43,17 @@ pub(crate) struct Shared {
     pub kill_all: CancellationToken,
     /// Every task the server spawned, so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// The store's progress, for holding back lines until they are stored.
+    pub persist: Option<PersistLink>,
 }
 
 /// An SSH chat server, ready to [`run`](Server::run) on a listener.
 pub struct Server {
     shared: Arc<Shared>,
+    /// The store's writer, started by `run`.
+    writer: Option<Writer>,
+    /// Batches the writer failed to store, counted.
+    store_failures: Arc<AtomicU64>,
     ssh_config: Arc<russh::server::Config>,
     limits: Arc<ConnectionLimits>,
     host_fingerprint: String,
@@ -76,15 +86,39 @@ impl Server {
             config.max_per_ip,
             config.max_unauthenticated,
         );
+        let (hub, persist, writer) = match &config.store {
+            None => (
+                Hub::with_journal(config.hub.clone(), EdgeJournal::disabled()),
+                None,
+                None,
+            ),
+            Some(store) => {
+                let rooms = config.hub.max_idle_rooms + 1;
+                let snapshot = store.snapshot(config.hub.history_len, rooms)?;
+                info!(
+                    claims = snapshot.claims.len(),
+                    lines = snapshot.history.len(),
+                    "restored from the store"
+                );
+                let (journal, link, writer) = persist::connect(Arc::clone(store), config.retention);
+                let mut hub = Hub::with_journal(config.hub.clone(), journal);
+                hub.restore(snapshot);
+                (hub, Some(link), Some(writer))
+            }
+        };
         let shared = Arc::new(Shared {
-            hub: Arc::new(Mutex::new(Hub::new(config.hub.clone()))),
+            hub: Arc::new(Mutex::new(hub)),
             config,
             shutdown: CancellationToken::new(),
             kill_all: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            persist,
         });
+        let store_failures = writer.as_ref().map_or_else(Arc::default, Writer::failures);
         Ok(Self {
             shared,
+            writer,
+            store_failures,
             ssh_config,
             limits,
             host_fingerprint,
@@ -101,6 +135,11 @@ impl Server {
         Arc::clone(&self.shared.hub)
     }
 
+    /// How many batches of records the store failed to write (each is retried).
+    pub fn store_failures(&self) -> u64 {
+        self.store_failures.load(Ordering::Relaxed)
+    }
+
     /// The connection limits and what is in use.
     pub fn limits(&self) -> Arc<ConnectionLimits> {
         Arc::clone(&self.limits)
@@ -109,7 +148,8 @@ impl Server {
     /// Accepts connections until `shutdown` is cancelled; then tells every session the server
     /// is going down, closes them, and returns once they are gone (cutting off any that do not
     /// go within the grace period).
-    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) {
+    pub async fn run(mut self, listener: TcpListener, shutdown: CancellationToken) {
+        let writer = self.writer.take().map(|w| tokio::spawn(w.run()));
         let next_id = AtomicU64::new(1);
         loop {
             tokio::select! {
@@ -142,6 +182,16 @@ impl Server {
             );
             self.shared.kill_all.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.tracker.wait()).await;
+        }
+        if let Some(writer) = writer {
+            // Closing the journal lets the writer finish what is queued, then stop.
+            *self.shared.hub.lock().journal_mut() = EdgeJournal::disabled();
+            if tokio::time::timeout(Duration::from_secs(10), writer)
+                .await
+                .is_err()
+            {
+                warn!("the store did not finish writing within 10 s");
+            }
         }
         info!("shut down");
     }

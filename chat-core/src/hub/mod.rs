@@ -243,7 +243,12 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
     /// Call it once, before anyone joins.
     pub fn restore(&mut self, snapshot: Snapshot) {
         for (name, fingerprint) in snapshot.claims {
-            self.claims.claim(&fingerprint, &name);
+            // A store hands back what it was given, but a name that would not pass as a name
+            // today, or one already claimed, is not honoured.
+            let valid = name::clean_name(&name).as_deref() == Some(name.as_str());
+            if valid && self.claims.owner(&name).is_none() {
+                self.claims.claim(&fingerprint, &name);
+            }
         }
         for line in snapshot.history {
             let Some(display) = name::clean_room(&line.room) else {
@@ -534,6 +539,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         if messages.is_empty() {
             return;
         }
+        let count = messages.len();
         for message in messages {
             let kind = EventKind::PrivateFrom {
                 from: message.from,
@@ -541,9 +547,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             };
             self.deliver_to(id, Arc::new(Event::new(message.at, kind)));
         }
-        self.offline_counts.remove(&fingerprint);
+        if let Some(waiting) = self.offline_counts.get_mut(&fingerprint) {
+            *waiting = waiting.saturating_sub(count);
+        }
         self.journal
-            .record(Record::OfflineDelivered { fingerprint });
+            .record(Record::OfflineDelivered { fingerprint, count });
     }
 }
 

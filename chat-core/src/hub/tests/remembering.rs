@@ -231,7 +231,8 @@ fn messages_for_an_offline_owner_are_kept_and_delivered_on_return() {
     assert_eq!(
         h.records(),
         [Record::OfflineDelivered {
-            fingerprint: ALICE_KEY.into()
+            fingerprint: ALICE_KEY.into(),
+            count: 1
         }]
     );
 }

@@ -1,0 +1,152 @@
+//! A store in memory: for tests, and for running without a disk.
+
+use std::collections::HashMap;
+
+use chat_core::journal::{OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine};
+use chat_core::name;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use crate::{Retention, Store, StoreError};
+
+#[derive(Debug, Default)]
+struct State {
+    /// Every line, in the order written.
+    lines: Vec<StoredLine>,
+    /// Fingerprint → owned name.
+    claims: HashMap<String, String>,
+    settings: HashMap<String, Settings>,
+    /// Fingerprint → messages waiting, oldest first.
+    offline: HashMap<String, Vec<OfflineMessage>>,
+}
+
+/// Everything in a `Mutex`, gone when dropped.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn snapshot(&self, lines_per_room: usize, rooms: usize) -> Result<Snapshot, StoreError> {
+        let state = self.state.lock();
+        // Rooms by their most recent line, newest first.
+        let mut last_seen: Vec<(String, usize)> = Vec::new();
+        for (index, line) in state.lines.iter().enumerate().rev() {
+            let room = name::fold(&line.room);
+            if !last_seen.iter().any(|(r, _)| *r == room) {
+                last_seen.push((room, index));
+            }
+        }
+        last_seen.truncate(rooms);
+        let mut history = Vec::new();
+        for (room, _) in last_seen.iter().rev() {
+            let lines: Vec<&StoredLine> = state
+                .lines
+                .iter()
+                .filter(|l| name::fold(&l.room) == *room)
+                .collect();
+            let skip = lines.len().saturating_sub(lines_per_room);
+            history.extend(lines.into_iter().skip(skip).cloned());
+        }
+        Ok(Snapshot {
+            claims: state
+                .claims
+                .iter()
+                .map(|(fp, name)| (name.clone(), fp.clone()))
+                .collect(),
+            history,
+            offline_counts: state
+                .offline
+                .iter()
+                .filter(|(_, m)| !m.is_empty())
+                .map(|(fp, m)| (fp.clone(), m.len()))
+                .collect(),
+        })
+    }
+
+    fn profile(&self, fingerprint: &str) -> Result<Profile, StoreError> {
+        let state = self.state.lock();
+        Ok(Profile {
+            settings: state.settings.get(fingerprint).cloned().unwrap_or_default(),
+            offline: state.offline.get(fingerprint).cloned().unwrap_or_default(),
+        })
+    }
+
+    fn apply(&self, records: &[Record]) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        for record in records {
+            match record {
+                Record::Line(line) => state.lines.push(line.clone()),
+                Record::Claim { fingerprint, name } => {
+                    let folded = name::fold(name);
+                    state.claims.retain(|_, n| name::fold(n) != folded);
+                    state.claims.insert(fingerprint.clone(), name.clone());
+                }
+                Record::Profile {
+                    fingerprint,
+                    settings,
+                } => {
+                    state.settings.insert(fingerprint.clone(), settings.clone());
+                }
+                Record::Offline(message) => state
+                    .offline
+                    .entry(message.to_fingerprint.clone())
+                    .or_default()
+                    .push(message.clone()),
+                Record::OfflineDelivered { fingerprint, count } => {
+                    if let Some(waiting) = state.offline.get_mut(fingerprint) {
+                        waiting.drain(..(*count).min(waiting.len()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn history(&self, room: &str, limit: usize) -> Result<Vec<StoredLine>, StoreError> {
+        let state = self.state.lock();
+        let room = name::fold(room);
+        let lines: Vec<&StoredLine> = state
+            .lines
+            .iter()
+            .filter(|l| name::fold(&l.room) == room)
+            .collect();
+        let skip = lines.len().saturating_sub(limit);
+        Ok(lines.into_iter().skip(skip).cloned().collect())
+    }
+
+    fn prune(&self, retention: Retention, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut state = self.state.lock();
+        let before = state.lines.len();
+        if let Some(max_age) = retention.max_age {
+            let cutoff =
+                now - chrono::TimeDelta::from_std(max_age).unwrap_or(chrono::TimeDelta::MAX);
+            state.lines.retain(|l| l.at >= cutoff);
+        }
+        let mut kept_per_room: HashMap<String, usize> = HashMap::new();
+        let mut keep = vec![false; state.lines.len()];
+        for (index, line) in state.lines.iter().enumerate().rev() {
+            let count = kept_per_room.entry(name::fold(&line.room)).or_insert(0);
+            if *count < retention.lines_per_room {
+                *count += 1;
+                keep[index] = true;
+            }
+        }
+        let mut index = 0;
+        state.lines.retain(|_| {
+            index += 1;
+            keep[index - 1]
+        });
+        Ok(before - state.lines.len())
+    }
+
+    fn line_count(&self) -> Result<usize, StoreError> {
+        Ok(self.state.lock().lines.len())
+    }
+}
