@@ -6,6 +6,7 @@
 //! the usage. [`Command`]'s `Display` writes the line that parses back to it.
 
 use std::fmt;
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -53,12 +54,39 @@ pub enum Command {
     Rooms,
     /// `/part`
     Part,
-    /// `/motd`
-    Motd,
+    /// `/motd [TEXT]`: show the message of the day, or (operators) set it.
+    Motd(Option<String>),
     /// `/history [N]`: the last N lines of this room (default 20, at most 200).
     History(Option<usize>),
     /// `/exit`, `/quit`
     Exit,
+    /// `/kick NAME [REASON]` (operators)
+    Kick {
+        name: String,
+        reason: Option<String>,
+    },
+    /// `/ban NAME|fingerprint:SHA256:…|ip:ADDR [DURATION] [REASON]` (operators)
+    Ban {
+        target: String,
+        duration: Option<Duration>,
+        reason: Option<String>,
+    },
+    /// `/unban NAME|fingerprint:SHA256:…|ip:ADDR` (operators)
+    Unban(String),
+    /// `/banned` (operators)
+    Banned,
+    /// `/mute NAME` (operators)
+    Mute(String),
+    /// `/unmute NAME` (operators)
+    Unmute(String),
+    /// `/op NAME` (operators)
+    Op(String),
+    /// `/deop NAME` (operators)
+    Deop(String),
+    /// `/rename NAME NEW` (operators)
+    Rename { name: String, new: String },
+    /// `/reload` (operators): read the admins and allowlist files again.
+    Reload,
     /// A `/word` that is no command; `name` is without the slash.
     Unknown { name: String },
 }
@@ -81,6 +109,8 @@ pub struct CommandSpec {
     pub aliases: &'static [&'static str],
     pub usage: &'static str,
     pub summary: &'static str,
+    /// Only operators may use it (and only they see it in `/help`).
+    pub operator: bool,
 }
 
 /// Every command, in the order `/help` lists them.
@@ -132,7 +162,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         "list rooms and how many are in each",
     ),
     spec("/part", &[], "/part", "go back to #lobby"),
-    spec("/motd", &[], "/motd", "show the message of the day"),
+    spec(
+        "/motd",
+        &[],
+        "/motd [TEXT]",
+        "show the message of the day (operators: set it)",
+    ),
     spec(
         "/history",
         &[],
@@ -140,6 +175,28 @@ pub const COMMANDS: &[CommandSpec] = &[
         "show the last N lines of this room (up to 200)",
     ),
     spec("/exit", &["/quit"], "/exit", "leave the chat"),
+    op_spec("/kick", "/kick NAME [REASON]", "disconnect someone"),
+    op_spec(
+        "/ban",
+        "/ban NAME|fingerprint:SHA256:...|ip:ADDR [DURATION] [REASON]",
+        "keep someone out (DURATION like 30m, 2h, 7d; forever without)",
+    ),
+    op_spec(
+        "/unban",
+        "/unban NAME|fingerprint:SHA256:...|ip:ADDR",
+        "lift a ban",
+    ),
+    op_spec("/banned", "/banned", "list the bans"),
+    op_spec("/mute", "/mute NAME", "let someone read but not talk"),
+    op_spec("/unmute", "/unmute NAME", "let someone talk again"),
+    op_spec("/op", "/op NAME", "make someone (with a key) an operator"),
+    op_spec("/deop", "/deop NAME", "take operator rights away"),
+    op_spec("/rename", "/rename NAME NEW", "change someone's name"),
+    op_spec(
+        "/reload",
+        "/reload",
+        "read the admins and allowlist files again",
+    ),
 ];
 
 const fn spec(
@@ -153,6 +210,17 @@ const fn spec(
         aliases,
         usage,
         summary,
+        operator: false,
+    }
+}
+
+const fn op_spec(name: &'static str, usage: &'static str, summary: &'static str) -> CommandSpec {
+    CommandSpec {
+        name,
+        aliases: &[],
+        usage,
+        summary,
+        operator: true,
     }
 }
 
@@ -247,7 +315,52 @@ fn parse_args(spec: &CommandSpec, args: &str) -> Result<Command, ParseError> {
         "/join" => Command::Join(one_word()?),
         "/rooms" => Command::Rooms,
         "/part" => Command::Part,
-        "/motd" => Command::Motd,
+        "/motd" => Command::Motd(optional()),
+        "/kick" => match split_word(args) {
+            ("", _) => return Err(missing()),
+            (name, reason) => Command::Kick {
+                name: name.to_owned(),
+                reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            },
+        },
+        "/ban" => {
+            let (target, rest) = split_word(args);
+            if target.is_empty() {
+                return Err(missing());
+            }
+            let (first, after) = split_word(rest);
+            let (duration, reason) = match parse_duration(first) {
+                Some(d) => (Some(d), after),
+                None => (None, rest),
+            };
+            Command::Ban {
+                target: target.to_owned(),
+                duration,
+                reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            }
+        }
+        "/unban" => Command::Unban(one_word()?),
+        "/banned" => Command::Banned,
+        "/mute" => Command::Mute(one_word()?),
+        "/unmute" => Command::Unmute(one_word()?),
+        "/op" => Command::Op(one_word()?),
+        "/deop" => Command::Deop(one_word()?),
+        "/rename" => match split_word(args) {
+            ("", _) | (_, "") => return Err(missing()),
+            (name, new) => match split_word(new) {
+                (new, "") => Command::Rename {
+                    name: name.to_owned(),
+                    new: new.to_owned(),
+                },
+                (_, extra) => {
+                    return Err(ParseError::InvalidArgument {
+                        found: extra.to_owned(),
+                        usage,
+                    });
+                }
+            },
+        },
+        "/reload" => Command::Reload,
         "/history" => match args {
             "" => Command::History(None),
             n => Command::History(Some(
@@ -322,13 +435,63 @@ impl fmt::Display for Command {
             Command::Join(room) => write!(f, "/join {room}"),
             Command::Rooms => f.write_str("/rooms"),
             Command::Part => f.write_str("/part"),
-            Command::Motd => f.write_str("/motd"),
+            Command::Motd(None) => f.write_str("/motd"),
+            Command::Motd(Some(text)) => write!(f, "/motd {text}"),
+            Command::Kick { name, reason } => {
+                write!(f, "/kick {name}")?;
+                reason.iter().try_for_each(|r| write!(f, " {r}"))
+            }
+            Command::Ban {
+                target,
+                duration,
+                reason,
+            } => {
+                write!(f, "/ban {target}")?;
+                if let Some(duration) = duration {
+                    write!(f, " {}", format_duration(*duration))?;
+                }
+                reason.iter().try_for_each(|r| write!(f, " {r}"))
+            }
+            Command::Unban(target) => write!(f, "/unban {target}"),
+            Command::Banned => f.write_str("/banned"),
+            Command::Mute(name) => write!(f, "/mute {name}"),
+            Command::Unmute(name) => write!(f, "/unmute {name}"),
+            Command::Op(name) => write!(f, "/op {name}"),
+            Command::Deop(name) => write!(f, "/deop {name}"),
+            Command::Rename { name, new } => write!(f, "/rename {name} {new}"),
+            Command::Reload => f.write_str("/reload"),
             Command::History(None) => f.write_str("/history"),
             Command::History(Some(n)) => write!(f, "/history {n}"),
             Command::Exit => f.write_str("/exit"),
             Command::Unknown { name } => write!(f, "/{name}"),
         }
     }
+}
+
+/// Reads a ban duration: a whole number and a unit, `s`, `m`, `h`, `d` or `w` (`30m`, `7d`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(unit_at);
+    let n: u64 = number.parse().ok().filter(|&n| n > 0)?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(seconds).map(Duration::from_secs)
+}
+
+/// Writes a duration the way [`parse_duration`] reads it, in the largest unit that is exact.
+pub fn format_duration(duration: Duration) -> String {
+    let secs = duration.as_secs().max(1);
+    let (n, unit) = [(604_800, "w"), (86_400, "d"), (3600, "h"), (60, "m")]
+        .into_iter()
+        .find(|(size, _)| secs.is_multiple_of(*size))
+        .map_or((secs, "s"), |(size, unit)| (secs / size, unit));
+    format!("{n}{unit}")
 }
 
 /// The names of commands starting with `prefix` (which includes its `/`), for Tab completion.

@@ -55,6 +55,14 @@ pub enum EventKind {
         name: String,
         to: String,
     },
+    /// A member was removed by an operator (kicked, or banned).
+    Removed {
+        room: String,
+        name: String,
+        by: String,
+        reason: Option<String>,
+        banned: bool,
+    },
     /// A member changed name.
     Renamed {
         room: String,

@@ -7,6 +7,8 @@
 //! hub what was remembered ([`Snapshot`]); when a member with a key joins, it gives the hub
 //! that key's [`Profile`] with the [`JoinRequest`](crate::JoinRequest).
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 
 use crate::prefs::Prefs;
@@ -29,6 +31,74 @@ pub enum Record {
     /// The oldest `count` offline messages for this key were delivered; forget them. (A count,
     /// not "all": a message left while the member was joining must survive.)
     OfflineDelivered { fingerprint: String, count: usize },
+    /// A ban, to enforce until it expires (or forever).
+    Ban(Ban),
+    /// A ban lifted.
+    Unban(BanTarget),
+    /// A key was made an operator (`granted`) or stopped being one.
+    Operator { fingerprint: String, granted: bool },
+    /// An operator did something: kept for the audit trail.
+    Audit(AuditEntry),
+}
+
+/// Who a ban keeps out: a key, or an address (for people without a key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BanTarget {
+    Key(String),
+    Ip(IpAddr),
+}
+
+impl BanTarget {
+    /// Parses `fingerprint:SHA256:…` or `ip:ADDR`; anything else is not a target (a name,
+    /// which the hub resolves).
+    pub fn parse(text: &str) -> Option<BanTarget> {
+        if let Some(fp) = text.strip_prefix("fingerprint:") {
+            return fp
+                .starts_with("SHA256:")
+                .then(|| BanTarget::Key(fp.to_owned()));
+        }
+        text.strip_prefix("ip:")?.parse().ok().map(BanTarget::Ip)
+    }
+}
+
+impl std::fmt::Display for BanTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BanTarget::Key(fp) => write!(f, "fingerprint:{fp}"),
+            BanTarget::Ip(ip) => write!(f, "ip:{ip}"),
+        }
+    }
+}
+
+/// A ban as it is enforced and remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub target: BanTarget,
+    /// The name the banned member had, if banned by name.
+    pub name: Option<String>,
+    /// When it ends; `None` is forever.
+    pub until: Option<DateTime<Utc>>,
+    pub reason: String,
+    /// The operator who banned.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Ban {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
+}
+
+/// One operator action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    /// The operator's name and key.
+    pub by: String,
+    pub by_fingerprint: Option<String>,
+    /// What was done, in words: `kick bob (spamming)`.
+    pub action: String,
 }
 
 /// A said line or emote as history keeps it.
@@ -84,6 +154,10 @@ pub struct Snapshot {
     pub history: Vec<StoredLine>,
     /// How many offline messages wait for each key.
     pub offline_counts: Vec<(String, usize)>,
+    /// Bans in force.
+    pub bans: Vec<Ban>,
+    /// Keys made operators with `/op`.
+    pub operators: Vec<String>,
 }
 
 /// Where the hub puts records. It must not block: queue and return.

@@ -61,13 +61,16 @@ pub mod journal;
 pub mod name;
 pub mod outbox;
 pub mod prefs;
+pub mod rate;
 pub mod render;
 pub mod sanitize;
 pub mod session;
 
 pub use command::{Command, ParseError};
 pub use event::{Event, EventKind, NoticeLevel};
-pub use hub::{Chat, Hub, HubConfig, HubStats, JoinRequest, Me, MemberId, Outbox, Outcome, Query};
+pub use hub::{
+    Chat, Hub, HubConfig, HubStats, JoinRequest, Me, MemberId, Outbox, Outcome, Request,
+};
 pub use prefs::{Prefs, Theme, TimestampMode, UtcOffset};
 pub use render::prompt::TermSize;
 pub use session::{Flow, Session, SessionKind};

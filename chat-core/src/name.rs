@@ -21,9 +21,23 @@ pub fn clean_name(raw: &str) -> Option<String> {
 }
 
 /// The key under which a name is unique: two names that fold to the same key cannot be held at
-/// the same time. Case does not matter (`Bob` and `bob` are one name).
+/// the same time. Neither case nor look-alike characters make a different name: `Bob`, `bob`,
+/// `b0b`, `ЬоЬ` (Cyrillic) and `rnallory`/`mallory` each fold to one key.
+///
+/// The fold is the Unicode confusable skeleton (UTS #39) of the lowercased name, lowercased
+/// again (the skeleton maps `0` to `O`), with `i` folded into `l`: lowercasing first turns a
+/// capital `I`, which looks like `l`, into `i`, so the two must meet.
 pub fn fold(name: &str) -> String {
-    name.to_lowercase()
+    let lower = name.to_lowercase();
+    unicode_security::skeleton(&lower)
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'i' { 'l' } else { c })
+        .collect()
+}
+
+/// Whether `a` and `b` are the same name but for case (as opposed to merely alike).
+pub fn same_but_case(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
 }
 
 /// Numbered variants of `base` to try when it is taken: `bob2`, `bob3`, ... each cut so that it
@@ -77,6 +91,25 @@ mod tests {
         let first = numbered_variants(&long).next().unwrap();
         assert_eq!(first.chars().count(), MAX_NAME_CHARS);
         assert!(first.ends_with('2'));
+    }
+
+    #[test]
+    fn look_alike_names_fold_together() {
+        for (a, b) in [
+            ("bob", "Bob"),
+            ("bob", "b0b"),
+            ("alice", "aIice"),
+            ("alice", "al1ce"),
+            ("alice", "ALICE"),
+            ("mallory", "rnallory"),
+            ("paypal", "\u{0440}\u{0430}ypal"), // Cyrillic er and a
+        ] {
+            assert_eq!(fold(a), fold(b), "{a} vs {b}");
+        }
+        assert_ne!(fold("alice"), fold("bob"));
+        assert_ne!(fold("anna"), fold("anne"));
+        assert!(same_but_case("Bob", "bOB"));
+        assert!(!same_but_case("bob", "b0b"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::command;
 use crate::editor::{Completer, EditorConfig, EditorEvent, LineEditor};
 use crate::event::{Event, NoticeLevel};
-use crate::hub::{Chat, Me, MemberId, Query};
+use crate::hub::{Chat, Me, MemberId, Request};
 use crate::name::LOBBY;
 use crate::render::prompt::{PromptArea, TermSize};
 use crate::render::{self, Style, StyledLine, View, name_colour};
@@ -61,8 +61,8 @@ pub struct Session {
     mode: Mode,
     /// The hub's message limit, enforced as the member types.
     max_chars: usize,
-    /// Lookups the hub asked the edge to make (see [`Session::take_queries`]).
-    queries: Vec<Query>,
+    /// Lookups the hub asked the edge to make (see [`Session::take_requests`]).
+    requests: Vec<Request>,
 }
 
 const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
@@ -88,7 +88,7 @@ impl Session {
             me,
             mode,
             max_chars,
-            queries: Vec::new(),
+            requests: Vec::new(),
         }
     }
 
@@ -175,11 +175,11 @@ impl Session {
     /// Lookups the hub asked for while handling the member's lines (`/history`): the edge
     /// answers each from its store (or [`Hub::recent_history`](crate::Hub::recent_history))
     /// and shows the result with [`Session::show_history`].
-    pub fn take_queries(&mut self) -> Vec<Query> {
-        std::mem::take(&mut self.queries)
+    pub fn take_requests(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.requests)
     }
 
-    /// Shows the answer to a history query: a header, then the lines with their own times.
+    /// Shows the answer to a history request: a header, then the lines with their own times.
     pub fn show_history(
         &mut self,
         room: &str,
@@ -269,7 +269,7 @@ impl Session {
                 prompt.erase(out);
                 let outcome = chat.submit(self.id, &line, now);
                 self.me = outcome.me;
-                self.queries.extend(outcome.query);
+                self.requests.extend(outcome.request);
                 if outcome.exit {
                     return Flow::Exit;
                 }
@@ -303,7 +303,7 @@ impl Session {
                 PlainLine::Text(text) => {
                     let outcome = chat.submit(self.id, &text, now);
                     self.me = outcome.me;
-                    self.queries.extend(outcome.query);
+                    self.requests.extend(outcome.request);
                     if outcome.exit {
                         return Flow::Exit;
                     }

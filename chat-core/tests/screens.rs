@@ -46,6 +46,7 @@ impl Room {
             fingerprint: Some(format!("SHA256:{name}-key")),
             visible: true,
             profile: None,
+            ip: None,
         };
         let id = self.hub.join(request, mailbox.clone(), self.now);
         let me = self.hub.me(id).unwrap();

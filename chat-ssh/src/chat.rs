@@ -13,7 +13,7 @@ use std::time::Duration;
 use chat_core::journal::{Profile, StoredLine};
 use chat_core::render::{self, View};
 use chat_core::{
-    Event, Flow, JoinRequest, NoticeLevel, Query, Session, SessionKind, TermSize, Theme,
+    Event, Flow, JoinRequest, NoticeLevel, Request, Session, SessionKind, TermSize, Theme,
 };
 use chrono::Utc;
 use russh::ChannelId;
@@ -112,8 +112,8 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                     }
                     Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), &mut out),
                 };
-                for query in session.take_queries() {
-                    let (room, lines) = answer(&shared, query).await;
+                for request in session.take_requests() {
+                    let (room, lines) = answer(&shared, request).await;
                     session.show_history(&room, &lines, Utc::now(), &mut out);
                 }
                 alive = writer.write(&mut out).await && flow == Flow::Continue;
@@ -168,10 +168,10 @@ async fn load_profile(shared: &Shared, fingerprint: Option<&str>) -> Option<Prof
     }
 }
 
-/// Answers a query the hub could not: from the store if there is one, else from the hub's
+/// Answers a request the hub could not: from the store if there is one, else from the hub's
 /// memory. Returns the room's name and the lines, oldest first.
-async fn answer(shared: &Shared, query: Query) -> (String, Vec<Event>) {
-    let Query::History { room, limit } = query;
+async fn answer(shared: &Shared, request: Request) -> (String, Vec<Event>) {
+    let Request::History { room, limit } = request;
     if let Some(store) = shared.config.store.clone() {
         let lookup_room = room.clone();
         let lookup = tokio::task::spawn_blocking(move || store.history(&lookup_room, limit));
@@ -211,8 +211,8 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
     while let Ok(event) = ends.events.try_recv() {
         events.push((*event).clone());
     }
-    if let Some(query) = outcome.query.clone() {
-        let (room, lines) = answer(&shared, query).await;
+    if let Some(request) = outcome.request.clone() {
+        let (room, lines) = answer(&shared, request).await;
         events.push(Event::notice(
             now,
             NoticeLevel::Info,

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use chat_core::journal::{OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine};
+use chat_core::journal::{
+    AuditEntry, Ban, OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine,
+};
 use chat_core::name;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -18,6 +20,9 @@ struct State {
     settings: HashMap<String, Settings>,
     /// Fingerprint → messages waiting, oldest first.
     offline: HashMap<String, Vec<OfflineMessage>>,
+    bans: Vec<Ban>,
+    operators: Vec<String>,
+    audit: Vec<AuditEntry>,
 }
 
 /// Everything in a `Mutex`, gone when dropped.
@@ -67,6 +72,8 @@ impl Store for MemoryStore {
                 .filter(|(_, m)| !m.is_empty())
                 .map(|(fp, m)| (fp.clone(), m.len()))
                 .collect(),
+            bans: state.bans.clone(),
+            operators: state.operators.clone(),
         })
     }
 
@@ -99,6 +106,21 @@ impl Store for MemoryStore {
                     .entry(message.to_fingerprint.clone())
                     .or_default()
                     .push(message.clone()),
+                Record::Ban(ban) => {
+                    state.bans.retain(|b| b.target != ban.target);
+                    state.bans.push(ban.clone());
+                }
+                Record::Unban(target) => state.bans.retain(|b| b.target != *target),
+                Record::Operator {
+                    fingerprint,
+                    granted,
+                } => {
+                    state.operators.retain(|fp| fp != fingerprint);
+                    if *granted {
+                        state.operators.push(fingerprint.clone());
+                    }
+                }
+                Record::Audit(entry) => state.audit.push(entry.clone()),
                 Record::OfflineDelivered { fingerprint, count } => {
                     if let Some(waiting) = state.offline.get_mut(fingerprint) {
                         waiting.drain(..(*count).min(waiting.len()));

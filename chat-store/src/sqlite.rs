@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use chat_core::journal::{
-    IgnoredKey, OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine,
+    Ban, BanTarget, IgnoredKey, OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine,
 };
 use chat_core::name;
 use chat_core::prefs::{Prefs, Theme, TimestampMode, UtcOffset};
@@ -58,6 +58,23 @@ const MIGRATIONS: &[&str] = &[
          at_ms INTEGER NOT NULL
      );
      CREATE INDEX offline_by_recipient ON offline (to_fingerprint, id);",
+    // 2: moderation.
+    "CREATE TABLE bans (
+         target TEXT PRIMARY KEY,     -- fingerprint:SHA256:... or ip:ADDR
+         name TEXT,
+         until_ms INTEGER,            -- NULL: forever
+         reason TEXT NOT NULL,
+         banned_by TEXT NOT NULL,
+         at_ms INTEGER NOT NULL
+     );
+     CREATE TABLE operators (fingerprint TEXT PRIMARY KEY);
+     CREATE TABLE audit (
+         id INTEGER PRIMARY KEY,
+         at_ms INTEGER NOT NULL,
+         by_name TEXT NOT NULL,
+         by_fingerprint TEXT,
+         action TEXT NOT NULL
+     );",
 ];
 
 /// The schema version this build writes.
@@ -253,6 +270,48 @@ fn write(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
                 ],
             )?;
         }
+        Record::Ban(ban) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO bans (target, name, until_ms, reason, banned_by, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    ban.target.to_string(),
+                    ban.name,
+                    ban.until.map(millis),
+                    ban.reason,
+                    ban.by,
+                    millis(ban.at)
+                ],
+            )?;
+        }
+        Record::Unban(target) => {
+            tx.execute(
+                "DELETE FROM bans WHERE target = ?1",
+                params![target.to_string()],
+            )?;
+        }
+        Record::Operator {
+            fingerprint,
+            granted,
+        } => {
+            if *granted {
+                tx.execute(
+                    "INSERT OR IGNORE INTO operators (fingerprint) VALUES (?1)",
+                    params![fingerprint],
+                )?;
+            } else {
+                tx.execute(
+                    "DELETE FROM operators WHERE fingerprint = ?1",
+                    params![fingerprint],
+                )?;
+            }
+        }
+        Record::Audit(entry) => {
+            tx.execute(
+                "INSERT INTO audit (at_ms, by_name, by_fingerprint, action) VALUES (?1, ?2, ?3, ?4)",
+                params![millis(entry.at), entry.by, entry.by_fingerprint, entry.action],
+            )?;
+        }
         Record::OfflineDelivered { fingerprint, count } => {
             tx.execute(
                 "DELETE FROM offline WHERE id IN
@@ -297,10 +356,41 @@ impl Store for SqliteStore {
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<(String, usize)>>>()?;
+            let bans = connection
+                .prepare("SELECT target, name, until_ms, reason, banned_by, at_ms FROM bans")?
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        Ban {
+                            target: BanTarget::Key(String::new()),
+                            name: row.get(1)?,
+                            until: row.get::<_, Option<i64>>(2)?.map(time),
+                            reason: row.get(3)?,
+                            by: row.get(4)?,
+                            at: time(row.get(5)?),
+                        },
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                // A target this build cannot read is skipped, not fatal.
+                .filter_map(|(target, ban)| {
+                    Some(Ban {
+                        target: BanTarget::parse(&target)?,
+                        ..ban
+                    })
+                })
+                .collect();
+            let operators = connection
+                .prepare("SELECT fingerprint FROM operators")?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(Snapshot {
                 claims,
                 history,
                 offline_counts,
+                bans,
+                operators,
             })
         };
         run().map_err(|e| self.error(e))

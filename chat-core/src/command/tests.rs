@@ -136,6 +136,34 @@ fn timestamp_takes_a_mode_and_an_offset_in_either_order() {
 }
 
 #[test]
+fn ban_takes_a_target_an_optional_duration_and_a_reason() {
+    use std::time::Duration;
+    assert_eq!(
+        parse("/ban bob 2h spamming the room"),
+        Ok(Command::Ban {
+            target: "bob".into(),
+            duration: Some(Duration::from_secs(7200)),
+            reason: Some("spamming the room".into())
+        })
+    );
+    assert_eq!(
+        parse("/ban ip:10.0.0.7 being rude"),
+        Ok(Command::Ban {
+            target: "ip:10.0.0.7".into(),
+            duration: None,
+            reason: Some("being rude".into())
+        })
+    );
+    assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+    assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+    for bad in ["", "m", "0m", "5x", "h5", "99999999999999999999w"] {
+        assert_eq!(parse_duration(bad), None, "{bad}");
+    }
+    assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+    assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+}
+
+#[test]
 fn completion_lists_commands_and_aliases() {
     assert_eq!(complete("/wh"), ["/who", "/whois"]);
     assert_eq!(complete("/Q"), ["/quiet", "/quit"]);
@@ -148,6 +176,9 @@ fn every_command_spec_parses() {
         let filled = spec
             .usage
             .replace("[MODE] [OFFSET]", "time +01:00")
+            .replace("NAME|fingerprint:SHA256:...|ip:ADDR", "ip:10.1.2.3")
+            .replace("[DURATION]", "2h")
+            .replace("NEW", "robert")
             .replace("[colors|mono]", "mono")
             .replace("#ROOM", "#rust")
             .replace(['[', ']'], "")
@@ -198,7 +229,31 @@ fn command() -> impl Strategy<Value = Command> {
         word().prop_map(Command::Join),
         Just(Command::Rooms),
         Just(Command::Part),
-        Just(Command::Motd),
+        prop::option::of(text()).prop_map(Command::Motd),
+        (word(), prop::option::of(text()))
+            .prop_map(|(name, reason)| Command::Kick { name, reason }),
+        (
+            prop_oneof![
+                word(),
+                "fingerprint:SHA256:[A-Za-z0-9+/]{8}",
+                Just("ip:10.0.0.1".to_owned())
+            ],
+            prop::option::of((1u64..100_000).prop_map(|s| std::time::Duration::from_secs(s * 60))),
+            prop::option::of("[a-z][a-z ]{0,20}[a-z]"),
+        )
+            .prop_map(|(target, duration, reason)| Command::Ban {
+                target,
+                duration,
+                reason
+            }),
+        word().prop_map(Command::Unban),
+        Just(Command::Banned),
+        word().prop_map(Command::Mute),
+        word().prop_map(Command::Unmute),
+        word().prop_map(Command::Op),
+        word().prop_map(Command::Deop),
+        (word(), word()).prop_map(|(name, new)| Command::Rename { name, new }),
+        Just(Command::Reload),
         prop::option::of(1usize..100_000).prop_map(Command::History),
         Just(Command::Exit),
         "[a-z][a-z0-9]{0,8}"

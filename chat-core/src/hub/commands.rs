@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Hub, Ignored, MemberId, Outbox, Outcome, Query, Room};
+use super::{Hub, Ignored, MemberId, Outbox, Outcome, Request, Room};
 use crate::command::{COMMANDS, Command, ParseError};
 use crate::event::{Event, EventKind, NoticeLevel};
 use crate::journal::{Journal, OfflineMessage, Record};
@@ -20,11 +20,12 @@ const DEFAULT_HISTORY_QUERY: usize = 20;
 const MAX_HISTORY_QUERY: usize = 200;
 
 /// A command that could not be carried out: the message is shown to the member.
-struct Refusal(String);
+pub(super) struct Refusal(pub String);
 
-type Reply = Result<Option<String>, Refusal>;
+/// What a command answers the member: a notice, or nothing (its effect speaks for itself).
+pub(super) type Reply = Result<Option<String>, Refusal>;
 
-fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
+pub(super) fn refuse<T>(message: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal(message.into()))
 }
 
@@ -35,30 +36,49 @@ pub(super) fn submit<O: Outbox, J: Journal>(
     now: DateTime<Utc>,
 ) -> Outcome {
     let mut exit = false;
-    let mut query = None;
+    let mut request = None;
     let result = match hub.members.get_mut(&id) {
         None => refuse("you are not connected"),
+        Some(_) if line.trim().is_empty() => Ok(None),
         Some(member) => {
-            member.last_active = now;
-            match Command::parse(line) {
-                Err(ParseError::Empty) => Ok(None),
-                Err(error) => refuse(error.to_string()),
-                Ok(Command::Exit) => {
-                    exit = true;
-                    Ok(None)
+            if member.lines.try_take(now, 1.0) {
+                member.last_active = now;
+                member.throttled = false;
+                match Command::parse(line) {
+                    Err(ParseError::Empty) => Ok(None),
+                    Err(error) => refuse(error.to_string()),
+                    Ok(Command::Exit) => {
+                        exit = true;
+                        Ok(None)
+                    }
+                    Ok(Command::Reload) if hub.members[&id].op => {
+                        request = Some(Request::Reload);
+                        super::moderation::execute(hub, id, Command::Reload, now)
+                    }
+                    Ok(Command::History(limit)) => {
+                        let key = hub.members[&id].room.clone();
+                        let room = hub.room_name(&key);
+                        request = Some(Request::History {
+                            room,
+                            limit: limit
+                                .unwrap_or(DEFAULT_HISTORY_QUERY)
+                                .min(MAX_HISTORY_QUERY),
+                        });
+                        Ok(None)
+                    }
+                    Ok(command) => execute(hub, id, command, now),
                 }
-                Ok(Command::History(limit)) => {
-                    let key = hub.members[&id].room.clone();
-                    let room = hub.room_name(&key);
-                    query = Some(Query::History {
-                        room,
-                        limit: limit
-                            .unwrap_or(DEFAULT_HISTORY_QUERY)
-                            .min(MAX_HISTORY_QUERY),
-                    });
-                    Ok(None)
+            } else {
+                hub.stats.rate_limited += 1;
+                if std::mem::replace(&mut member.throttled, true) {
+                    // Told once per flood; the rest are dropped quietly.
+                    return outcome(hub, id, false, true, None);
                 }
-                Ok(command) => execute(hub, id, command, now),
+                refuse(format!(
+                    "you are sending too fast; nothing was sent. Wait a moment \
+                     (at most {} lines at once, then {} a second)",
+                    hub.config.line_burst, hub.config.lines_per_second
+                ))
             }
         }
     };
@@ -73,6 +93,16 @@ pub(super) fn submit<O: Outbox, J: Journal>(
             true
         }
     };
+    outcome(hub, id, exit, failed, request)
+}
+
+fn outcome<O: Outbox, J: Journal>(
+    hub: &Hub<O, J>,
+    id: MemberId,
+    exit: bool,
+    failed: bool,
+    request: Option<Request>,
+) -> Outcome {
     let me = hub.me(id).unwrap_or_else(|| super::Me {
         name: String::new(),
         room: LOBBY.to_owned(),
@@ -82,7 +112,7 @@ pub(super) fn submit<O: Outbox, J: Journal>(
         me,
         exit,
         failed,
-        query,
+        request,
     }
 }
 
@@ -102,6 +132,26 @@ fn execute<O: Outbox, J: Journal>(
             | Command::Join(_)
             | Command::Part
     );
+    if super::moderation::is_operator_command(&command) {
+        if !hub.members[&id].op {
+            return refuse(format!(
+                "only operators can use {}",
+                command.to_string().split(' ').next().unwrap_or("that")
+            ));
+        }
+        return super::moderation::execute(hub, id, command, now);
+    }
+    let talking = matches!(
+        command,
+        Command::Say(_)
+            | Command::Me(_)
+            | Command::Msg { .. }
+            | Command::Reply(_)
+            | Command::Nick(_)
+    );
+    if talking && hub.members[&id].muted {
+        return refuse("you are muted: an operator has stopped you from talking");
+    }
     let reply = carry_out(hub, id, command, now);
     if remembered && reply.is_ok() {
         hub.save_settings(id);
@@ -126,7 +176,10 @@ fn carry_out<O: Outbox, J: Journal>(
             from,
             text,
         }),
-        Command::Help => Ok(Some(help(hub.config.max_message_chars))),
+        Command::Help => Ok(Some(help(
+            hub.config.max_message_chars,
+            hub.members[&id].op,
+        ))),
         Command::Who => Ok(Some(who(hub, id))),
         Command::Nick(new) => nick(hub, id, &new, now),
         Command::Msg { to, text } => match resolve(hub, &to) {
@@ -252,7 +305,7 @@ fn carry_out<O: Outbox, J: Journal>(
             }
         }
         Command::Rooms => Ok(Some(rooms(hub))),
-        Command::Motd => match &hub.config.motd {
+        Command::Motd(_) => match &hub.config.motd {
             Some(motd) => Ok(Some(motd.clone())),
             None => Ok(Some("there is no message of the day".to_owned())),
         },
@@ -261,6 +314,7 @@ fn carry_out<O: Outbox, J: Journal>(
             "unknown command /{}; type /help for the list",
             cap_chars(&name, 40)
         )),
+        operator => refuse(format!("{operator} needs an operator")),
     }
 }
 
@@ -311,7 +365,10 @@ fn say<O: Outbox, J: Journal>(
 }
 
 /// Finds a connected, visible member by name (an `@` in front is allowed).
-fn resolve<O: Outbox, J: Journal>(hub: &Hub<O, J>, name: &str) -> Result<MemberId, Refusal> {
+pub(super) fn resolve<O: Outbox, J: Journal>(
+    hub: &Hub<O, J>,
+    name: &str,
+) -> Result<MemberId, Refusal> {
     let bare = name.trim_start_matches('@');
     match hub.by_name.get(&name::fold(bare)) {
         Some(id) if hub.members.get(id).is_some_and(|m| m.visible) => Ok(*id),
@@ -362,6 +419,20 @@ fn nick<O: Outbox, J: Journal>(
     asked: &str,
     now: DateTime<Utc>,
 ) -> Reply {
+    let visible = rename(hub, id, asked, now)?;
+    let new = &hub.members[&id].name;
+    Ok((!visible).then(|| format!("you are now {new}")))
+}
+
+/// Gives member `id` the name `asked` if it is free (for `/nick`, and an operator's
+/// `/rename`); a keyed member's key comes to own it. Returns whether the member is visible
+/// (and so its room was told).
+pub(super) fn rename<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
+    id: MemberId,
+    asked: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, Refusal> {
     let Some(new) = name::clean_name(asked) else {
         return refuse("a name holds letters, digits and _ - . (1 to 24 of them)");
     };
@@ -372,17 +443,27 @@ fn nick<O: Outbox, J: Journal>(
         member.visible,
     );
     if new == old {
-        return refuse(format!("you are already called {old}"));
+        return refuse(format!("the name is already {old}"));
     }
-    if hub.find(&new).is_some_and(|holder| holder != id) {
-        return refuse(format!("the name {new} is taken"));
+    if let Some(holder) = hub.find(&new).filter(|holder| *holder != id) {
+        let theirs = &hub.members[&holder].name;
+        return refuse(if name::same_but_case(theirs, &new) {
+            format!("the name {new} is taken")
+        } else {
+            format!("the name {new} looks too much like {theirs}, who is here")
+        });
     }
-    if hub
+    if let Some(owner) = hub
         .claims
         .owner(&new)
-        .is_some_and(|owner| Some(owner) != fingerprint.as_deref())
+        .filter(|owner| Some(*owner) != fingerprint.as_deref())
     {
-        return refuse(format!("the name {new} belongs to someone else's key"));
+        let theirs = hub.claims.owned_by(owner).unwrap_or(&new).to_owned();
+        return refuse(if name::same_but_case(&theirs, &new) {
+            format!("the name {new} belongs to someone else's key")
+        } else {
+            format!("the name {new} looks too much like {theirs}, which someone else's key owns")
+        });
     }
     hub.by_name.remove(&name::fold(&old));
     hub.by_name.insert(name::fold(&new), id);
@@ -394,18 +475,16 @@ fn nick<O: Outbox, J: Journal>(
             name: new.clone(),
         });
     }
-    let room = hub.members[&id].room.clone();
     if visible {
+        let room = hub.members[&id].room.clone();
         let kind = EventKind::Renamed {
             room: hub.room_name(&room),
             old,
             new,
         };
         hub.broadcast(&room, None, Arc::new(Event::new(now, kind)));
-        Ok(None)
-    } else {
-        Ok(Some(format!("you are now {new}")))
     }
+    Ok(visible)
 }
 
 /// A private message for someone offline whose name a key owns: kept for the key and
@@ -520,13 +599,25 @@ fn join_room<O: Outbox, J: Journal>(
     Ok(None)
 }
 
-fn help(max_chars: usize) -> String {
-    let width = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+fn help(max_chars: usize, operator: bool) -> String {
+    let shown = |spec: &&crate::command::CommandSpec| operator || !spec.operator;
+    let width = COMMANDS
+        .iter()
+        .filter(shown)
+        .map(|c| c.usage.len())
+        .max()
+        .unwrap_or(0);
     let mut text = String::from("Commands:");
-    for spec in COMMANDS {
+    for spec in COMMANDS.iter().filter(|s| !s.operator) {
         text.push_str(&format!("\n{:width$}  {}", spec.usage, spec.summary));
         if !spec.aliases.is_empty() {
             text.push_str(&format!(" (also {})", spec.aliases.join(", ")));
+        }
+    }
+    if operator {
+        text.push_str("\nOperator commands:");
+        for spec in COMMANDS.iter().filter(|s| s.operator) {
+            text.push_str(&format!("\n{:width$}  {}", spec.usage, spec.summary));
         }
     }
     text.push_str(&format!(

@@ -8,6 +8,8 @@ use super::{HubStats, Outbox};
 use crate::event::{Event, EventKind};
 use crate::name;
 use crate::prefs::Prefs;
+use crate::rate::TokenBucket;
+use std::net::IpAddr;
 
 /// A member's handle in the hub. Ids are never reused, so a stale id finds nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,6 +54,16 @@ pub(crate) struct Member<O> {
     pub ignoring: Vec<Ignored>,
     /// Who sent the member its last private message, for `/reply`.
     pub reply_to: Option<MemberId>,
+    /// The address it connected from, if the edge knows one (for bans of keyless members).
+    pub ip: Option<IpAddr>,
+    /// An operator (its key is an admin's or was granted `/op`).
+    pub op: bool,
+    /// Muted by an operator: it can read but not talk.
+    pub muted: bool,
+    /// Lines it may submit: a burst, then a steady rate.
+    pub lines: TokenBucket,
+    /// Told it is too fast and not yet let through since: so a flood gets one notice.
+    pub throttled: bool,
 }
 
 impl<O: Outbox> Member<O> {
@@ -76,6 +88,11 @@ impl<O: Outbox> Member<O> {
             prefs: Prefs::default(),
             ignoring: Vec::new(),
             reply_to: None,
+            ip: None,
+            op: false,
+            muted: false,
+            lines: TokenBucket::new(0.0, 0.0),
+            throttled: false,
         }
     }
 

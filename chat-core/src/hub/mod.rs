@@ -9,20 +9,23 @@
 
 mod commands;
 mod members;
+mod moderation;
 mod names;
 mod routing;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::event::{Event, EventKind, NoticeLevel};
-use crate::journal::{Journal, NoJournal, Profile, Record, Snapshot, StoredLine};
+use crate::journal::{Ban, Journal, NoJournal, Profile, Record, Snapshot, StoredLine};
 use crate::name::{self, LOBBY};
 use crate::prefs::Prefs;
+use crate::rate::TokenBucket;
 pub use members::MemberId;
 use members::{Ignored, Member};
 use names::Claims;
@@ -43,7 +46,7 @@ pub trait Outbox {
 }
 
 /// Settings of a hub, fixed when it is made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HubConfig {
     /// How many said lines and emotes each room keeps and replays to whoever enters it.
     pub history_len: usize,
@@ -55,6 +58,10 @@ pub struct HubConfig {
     pub max_offline_messages: usize,
     /// How many rooms nobody is in keep their history in memory (the oldest go first).
     pub max_idle_rooms: usize,
+    /// Lines a member may submit at once...
+    pub line_burst: u32,
+    /// ...and per second after that. A fast typist never notices; a flood is refused.
+    pub lines_per_second: f64,
 }
 
 impl Default for HubConfig {
@@ -65,6 +72,8 @@ impl Default for HubConfig {
             motd: None,
             max_offline_messages: 50,
             max_idle_rooms: 256,
+            line_burst: 10,
+            lines_per_second: 2.0,
         }
     }
 }
@@ -83,6 +92,8 @@ pub struct JoinRequest {
     pub visible: bool,
     /// What the store remembers about the key: settings and waiting messages.
     pub profile: Option<Profile>,
+    /// The address the member connects from, if known: a keyless member is banned by it.
+    pub ip: Option<IpAddr>,
 }
 
 impl JoinRequest {
@@ -93,6 +104,7 @@ impl JoinRequest {
             fingerprint: None,
             visible: true,
             profile: None,
+            ip: None,
         }
     }
 
@@ -124,12 +136,14 @@ pub struct Me {
     pub prefs: Prefs,
 }
 
-/// Something the hub cannot answer from memory: the edge looks it up in its store and shows
-/// the result to the member (see [`Hub::recent_history`] for an edge without a store).
+/// Something for the edge to do on the member's behalf, which the hub cannot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Query {
-    /// The last `limit` lines of `room` (display name).
+pub enum Request {
+    /// Show the last `limit` lines of `room` (display name) from the store (an edge without
+    /// one answers from [`Hub::recent_history`]).
     History { room: String, limit: usize },
+    /// An operator asked to read the admins and allowlist files again.
+    Reload,
 }
 
 /// The result of a submitted line, for the member's own session.
@@ -142,8 +156,8 @@ pub struct Outcome {
     pub exit: bool,
     /// The line failed (a parse error or a command that could not be carried out).
     pub failed: bool,
-    /// A lookup for the edge to make on the member's behalf.
-    pub query: Option<Query>,
+    /// Something for the edge to do on the member's behalf.
+    pub request: Option<Request>,
 }
 
 /// Counters the edge can export as metrics.
@@ -155,6 +169,8 @@ pub struct HubStats {
     pub dropped: u64,
     /// Lines said and emotes made.
     pub said: u64,
+    /// Lines refused because their sender was too fast.
+    pub rate_limited: u64,
 }
 
 /// A room: who is in it and what was said lately.
@@ -190,6 +206,12 @@ pub struct Hub<O, J = NoJournal> {
     rooms: BTreeMap<String, Room>,
     /// How many private messages wait for each offline key.
     offline_counts: HashMap<String, usize>,
+    /// Keys listed in the admins file: operators that `/deop` cannot touch.
+    admins: HashSet<String>,
+    /// Keys made operators with `/op`.
+    operators: HashSet<String>,
+    /// Bans in force (expired ones are dropped as they are noticed).
+    bans: Vec<Ban>,
     journal: J,
     next_id: u64,
     stats: HubStats,
@@ -233,6 +255,9 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             claims: Claims::default(),
             rooms,
             offline_counts: HashMap::new(),
+            admins: HashSet::new(),
+            operators: HashSet::new(),
+            bans: Vec::new(),
             journal,
             next_id: 1,
             stats: HubStats::default(),
@@ -265,6 +290,8 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             }
         }
         self.offline_counts = snapshot.offline_counts.into_iter().collect();
+        self.bans = snapshot.bans;
+        self.operators = snapshot.operators.into_iter().collect();
     }
 
     pub fn config(&self) -> &HubConfig {
@@ -359,6 +386,8 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         if let Some(fp) = claiming {
             self.replace_ghost(&wanted, fp, now);
         }
+        let why_renamed = (!self.name_is_free(&wanted, fingerprint.as_deref(), None))
+            .then(|| self.why_taken(&wanted, fingerprint.as_deref()));
         let name = self.free_name(&wanted, fingerprint.as_deref(), None);
         self.by_name.insert(name::fold(&name), id);
         let profile = request.profile.unwrap_or_default();
@@ -371,6 +400,14 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             now,
         );
         member.prefs = profile.settings.prefs;
+        member.ip = request.ip;
+        member.op = fingerprint
+            .as_deref()
+            .is_some_and(|fp| self.is_operator_key(fp));
+        member.lines = TokenBucket::new(
+            f64::from(self.config.line_burst),
+            self.config.lines_per_second,
+        );
         member.ignoring = profile
             .settings
             .ignoring
@@ -398,8 +435,8 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             self.notify(id, now, NoticeLevel::Info, motd);
         }
         let mut welcome = format!("Welcome, {name}! Type /help for the commands.");
-        if let Some(asked) = asked.filter(|a| *a != name) {
-            welcome = format!("{asked} is taken, so you are {name}. {welcome}");
+        if let Some(why) = why_renamed {
+            welcome = format!("{why}, so you are {name}. {welcome}");
         }
         self.notify(id, now, NoticeLevel::Info, welcome);
         let room = profile

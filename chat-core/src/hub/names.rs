@@ -80,6 +80,27 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             )
     }
 
+    /// Why `wanted` is not free for a member with `fingerprint`, in words.
+    pub(super) fn why_taken(&self, wanted: &str, fingerprint: Option<&str>) -> String {
+        let holder = self
+            .by_name
+            .get(&name::fold(wanted))
+            .and_then(|id| self.members.get(id))
+            .map(|m| m.name.clone());
+        let owned = self
+            .claims
+            .owner(wanted)
+            .filter(|owner| Some(*owner) != fingerprint)
+            .and_then(|owner| self.claims.owned_by(owner))
+            .map(str::to_owned);
+        match holder.or(owned) {
+            Some(theirs) if !name::same_but_case(&theirs, wanted) => {
+                format!("{wanted} looks too much like {theirs}")
+            }
+            _ => format!("{wanted} is taken"),
+        }
+    }
+
     /// If a visible session of the same key holds `wanted`, it is a ghost of this member
     /// (an old connection not yet timed out, or a second terminal): close it and free the name.
     pub(super) fn replace_ghost(&mut self, wanted: &str, fingerprint: &str, now: DateTime<Utc>) {

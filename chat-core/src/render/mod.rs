@@ -99,6 +99,31 @@ pub fn event_lines(event: &Event, view: &View<'_>) -> Rendered {
             line.push_user(to, Style::System);
             line.push_trusted(".", Style::System);
         }
+        EventKind::Removed {
+            name,
+            by,
+            reason,
+            banned,
+            ..
+        } => {
+            stamp(&mut line);
+            line.push_trusted("* ", Style::System);
+            line.push_user(name, Style::System);
+            line.push_trusted(
+                if *banned {
+                    " was banned by "
+                } else {
+                    " was kicked out by "
+                },
+                Style::System,
+            );
+            line.push_user(by, Style::System);
+            if let Some(reason) = reason {
+                line.push_trusted(": ", Style::System);
+                line.push_user(reason, Style::System);
+            }
+            line.push_trusted(".", Style::System);
+        }
         EventKind::Renamed { old, new, .. } => {
             stamp(&mut line);
             line.push_trusted("* ", Style::System);

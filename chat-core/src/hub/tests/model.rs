@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-const NAMES: [&str; 6] = ["alice", "Alice", "bob", "carol", "ALICE2", "x"];
+const NAMES: [&str; 7] = ["alice", "Alice", "bob", "b0b", "carol", "ALICE2", "x"];
 const ROOMS: [&str; 3] = ["#lobby", "#rust", "#Rust"];
 
 #[derive(Debug, Clone)]
@@ -150,16 +150,11 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
             }
         }
 
-        // Names are unique regardless of case, and every member has one.
+        // Names are unique regardless of case and look-alike characters, and every member has one.
         let names: Vec<String> = model
             .members
             .iter()
-            .map(|m| {
-                h.hub
-                    .name_of(m.id)
-                    .expect("connected members have names")
-                    .to_lowercase()
-            })
+            .map(|m| crate::name::fold(h.hub.name_of(m.id).expect("connected members have names")))
             .collect();
         let distinct: HashSet<&String> = names.iter().collect();
         prop_assert_eq!(distinct.len(), names.len(), "names collide: {:?}", names);

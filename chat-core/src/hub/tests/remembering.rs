@@ -277,6 +277,7 @@ fn a_restored_hub_replays_history_and_honours_claims() {
             line("#rust", "r"),
         ],
         offline_counts: vec![(ALICE_KEY.into(), 1)],
+        ..Snapshot::default()
     });
     let bob = h.join("alice");
     assert_eq!(h.hub.name_of(bob), Some("alice2"));
@@ -303,8 +304,8 @@ fn history_is_a_query_for_the_edge() {
     let alice = h.join("alice");
     let outcome = h.say(alice, "/history 500");
     assert_eq!(
-        outcome.query,
-        Some(Query::History {
+        outcome.request,
+        Some(Request::History {
             room: LOBBY.into(),
             limit: 200
         })
