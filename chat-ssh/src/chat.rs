@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use std::net::IpAddr;
+
 use chat_core::journal::{Profile, StoredLine};
+use chat_core::rate::TokenBucket;
 use chat_core::render::{self, View};
 use chat_core::{
     Event, Flow, JoinRequest, NoticeLevel, Request, Session, SessionKind, TermSize, Theme,
@@ -43,6 +46,8 @@ pub(crate) struct ChatStart {
     /// The terminal size, if the client asked for a PTY.
     pub size: Option<TermSize>,
     pub term: Option<String>,
+    /// The address the client connects from.
+    pub ip: IpAddr,
     pub input: mpsc::Receiver<Input>,
     pub kill: CancellationToken,
 }
@@ -65,6 +70,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
     let mut request = JoinRequest::named(start.user.clone());
     request.fingerprint = start.fingerprint.clone();
     request.profile = profile;
+    request.ip = Some(start.ip);
     let (id, me) = {
         let mut hub = shared.hub.lock();
         let id = hub.join(request, outbox, Utc::now());
@@ -83,6 +89,12 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
     };
     let mut session = Session::new(id, me, kind, shared.config.hub.max_message_chars);
     let mut writer = Writer::new(&start, shared.config.stall_timeout);
+    writer.stop_on(closing.token());
+    let mut typing = TokenBucket::new(
+        f64::from(shared.config.input_burst_bytes),
+        f64::from(shared.config.input_bytes_per_second),
+    );
+    let closed = closing.token();
     let mut out = Vec::new();
     session.start(&mut out);
     let mut alive = writer.write(&mut out).await;
@@ -95,17 +107,19 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                 writer.write_briefly(&mut out).await;
                 break;
             }
-            reason = closing.requested() => {
-                // The hub has already removed this member (a newer session of its key, say).
-                info!(member = id.get(), %reason, "closed by the hub");
-                session.show_notice(Utc::now(), NoticeLevel::Error, &reason, &mut out);
-                writer.write_briefly(&mut out).await;
-                break;
-            }
+            () = closed.cancelled() => break,
             input = start.input.recv() => {
                 let flow = match input {
                     None => break, // the connection is gone
-                    Some(Input::Data(bytes)) => session.feed(&bytes, Utc::now(), &mut Locked(&shared.hub), &mut out),
+                    Some(Input::Data(bytes)) => {
+                        // Typing faster than a person can is slowed down, not refused: while
+                        // this task waits, the client's input backs up to its own socket.
+                        let wait = typing.take_or_wait(Utc::now(), bytes.len() as f64);
+                        if let Ok(wait) = wait.to_std() && !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
+                        session.feed(&bytes, Utc::now(), &mut Locked(&shared.hub), &mut out)
+                    }
                     Some(Input::Resize(size)) => {
                         session.resize(size, &mut out);
                         Flow::Continue
@@ -113,8 +127,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                     Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), &mut out),
                 };
                 for request in session.take_requests() {
-                    let (room, lines) = answer(&shared, request).await;
-                    session.show_history(&room, &lines, Utc::now(), &mut out);
+                    fulfil(&shared, &mut session, request, &mut out).await;
                 }
                 alive = writer.write(&mut out).await && flow == Flow::Continue;
             }
@@ -139,6 +152,16 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                 }
             }
         }
+    }
+    if let Some(reason) = closing.reason() {
+        // The hub has removed this member (kicked, banned, or replaced by a newer session of
+        // its key): say why if the client is listening, then cut the connection, whether or
+        // not it reads.
+        info!(member = id.get(), %reason, "closed by the hub");
+        session.show_notice(Utc::now(), NoticeLevel::Error, &reason, &mut out);
+        writer.write_briefly(&mut out).await;
+        start.kill.cancel();
+        return;
     }
     shared.hub.lock().leave(id, Utc::now());
     info!(member = id.get(), "left");
@@ -168,15 +191,35 @@ async fn load_profile(shared: &Shared, fingerprint: Option<&str>) -> Option<Prof
     }
 }
 
-/// Answers a request the hub could not: from the store if there is one, else from the hub's
-/// memory. Returns the room's name and the lines, oldest first.
-async fn answer(shared: &Shared, request: Request) -> (String, Vec<Event>) {
-    let Request::History { room, limit } = request;
+/// Does what the hub asked the edge to do for the member, and shows the result.
+async fn fulfil(shared: &Shared, session: &mut Session, request: Request, out: &mut Vec<u8>) {
+    match request {
+        Request::History { room, limit } => {
+            let lines = history(shared, &room, limit).await;
+            session.show_history(&room, &lines, Utc::now(), out);
+        }
+        Request::Reload => {
+            let (level, text) = match shared.reload() {
+                Ok(summary) => (NoticeLevel::Info, format!("reloaded: {summary}")),
+                Err(error) => (
+                    NoticeLevel::Error,
+                    format!("reload failed, the old lists stay: {error}"),
+                ),
+            };
+            session.show_notice(Utc::now(), level, &text, out);
+        }
+    }
+}
+
+/// The last `limit` lines of `room`: from the store if there is one, else from the hub's
+/// memory. Oldest first.
+async fn history(shared: &Shared, room: &str, limit: usize) -> Vec<Event> {
+    let room = room.to_owned();
     if let Some(store) = shared.config.store.clone() {
         let lookup_room = room.clone();
         let lookup = tokio::task::spawn_blocking(move || store.history(&lookup_room, limit));
         match tokio::time::timeout(PROFILE_TIMEOUT, lookup).await {
-            Ok(Ok(Ok(lines))) => return (room, lines.iter().map(StoredLine::to_event).collect()),
+            Ok(Ok(Ok(lines))) => return lines.iter().map(StoredLine::to_event).collect(),
             other => warn!(
                 ?other,
                 "cannot read history from the store; showing what is in memory"
@@ -184,7 +227,7 @@ async fn answer(shared: &Shared, request: Request) -> (String, Vec<Event>) {
         }
     }
     let lines = shared.hub.lock().recent_history(&room, limit);
-    (room, lines.iter().map(|e| (**e).clone()).collect())
+    lines.iter().map(|e| (**e).clone()).collect()
 }
 
 /// A one-shot command (`ssh host /who`): run it as an invisible member, print what it
@@ -199,6 +242,7 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
     let now = Utc::now();
     let mut request = JoinRequest::named(start.user.clone()).invisible();
     request.fingerprint = start.fingerprint.clone();
+    request.ip = Some(start.ip);
     let outcome = {
         let mut hub = shared.hub.lock();
         let id = hub.join(request, outbox, now);
@@ -211,8 +255,8 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
     while let Ok(event) = ends.events.try_recv() {
         events.push((*event).clone());
     }
-    if let Some(request) = outcome.request.clone() {
-        let (room, lines) = answer(&shared, request).await;
+    if let Some(Request::History { room, limit }) = outcome.request.clone() {
+        let lines = history(&shared, &room, limit).await;
         events.push(Event::notice(
             now,
             NoticeLevel::Info,
@@ -265,6 +309,8 @@ struct Writer {
     channel: ChannelId,
     stall_timeout: Duration,
     kill: CancellationToken,
+    /// A write in progress gives up when this fires (the hub closed the member).
+    stop: CancellationToken,
 }
 
 impl Writer {
@@ -274,7 +320,13 @@ impl Writer {
             channel: start.channel,
             stall_timeout,
             kill: start.kill.clone(),
+            stop: CancellationToken::new(),
         }
+    }
+
+    /// Makes writes give up when `stop` fires.
+    fn stop_on(&mut self, stop: CancellationToken) {
+        self.stop = stop;
     }
 
     /// Sends and clears `out`. Returns false if the connection is gone (or was cut off for
@@ -295,14 +347,17 @@ impl Writer {
                 }
             },
             () = self.kill.cancelled() => false,
+            () = self.stop.cancelled() => false,
         }
     }
 
     /// Sends a last word (a goodbye) without waiting long for a client that is not reading.
     async fn write_briefly(&mut self, out: &mut Vec<u8>) {
         let stall = std::mem::replace(&mut self.stall_timeout, Duration::from_secs(1));
+        let stop = std::mem::replace(&mut self.stop, CancellationToken::new());
         self.write(out).await;
         self.stall_timeout = stall;
+        self.stop = stop;
     }
 
     /// Ends the channel the way a shell does: exit status, EOF, close.

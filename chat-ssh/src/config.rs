@@ -7,6 +7,8 @@ use std::time::Duration;
 use chat_core::HubConfig;
 use chat_store::{Retention, Store};
 
+use crate::access::AccessFiles;
+
 /// Everything [`Server`](crate::Server) needs besides a listener. `Default` gives the values a
 /// public server should start with.
 #[derive(Debug, Clone)]
@@ -19,9 +21,17 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Connections open at once from one IP address.
     pub max_per_ip: usize,
+    /// New connections one IP address may open per minute.
+    pub max_new_per_ip_per_minute: u32,
     /// Connections that have not yet authenticated, in all: a handshake flood fills these, not
-    /// the slots of people who are chatting.
+    /// the slots of people who are chatting (and the oldest is cut off to make room).
     pub max_unauthenticated: usize,
+    /// Bytes per second a member may type, after a burst of `input_burst_bytes`: a bot that
+    /// types without pressing Enter is slowed down, not served at full speed.
+    pub input_bytes_per_second: u32,
+    pub input_burst_bytes: u32,
+    /// The admins and allowlist files.
+    pub access: AccessFiles,
     /// From TCP accept to successful authentication: a peer slower than this is dropped.
     pub auth_timeout: Duration,
     /// A client whose SSH window stays shut (it stopped reading) for this long while we have
@@ -58,6 +68,10 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             max_per_ip: 20,
             max_unauthenticated: 100,
+            max_new_per_ip_per_minute: 30,
+            input_bytes_per_second: 8 * 1024,
+            input_burst_bytes: 64 * 1024,
+            access: AccessFiles::default(),
             auth_timeout: Duration::from_secs(20),
             stall_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(30),

@@ -42,6 +42,10 @@ pub(crate) struct ConnectionHandler {
     fingerprint: Option<String>,
     /// The one session channel a connection may have.
     channel: Option<ChannelState>,
+    /// Why this client may not come in, once we know: shown to it through
+    /// keyboard-interactive (the one place an SSH client prints a server's words before
+    /// authentication succeeds), then it is refused.
+    refusal: Option<String>,
 }
 
 /// What a session channel asked for before its shell or command started.
@@ -74,6 +78,48 @@ impl ConnectionHandler {
             user: String::new(),
             fingerprint: None,
             channel: None,
+            refusal: None,
+        }
+    }
+
+    /// Why a client with this key (or none) may not come in, if it may not: a ban, or an
+    /// allowlist it is not on.
+    fn refusal_for(&self, fingerprint: Option<&str>) -> Option<String> {
+        let now = chrono::Utc::now();
+        if let Some(ban) = self
+            .shared
+            .hub
+            .lock()
+            .ban_for(fingerprint, Some(self.peer.ip()), now)
+        {
+            let until = ban.until.map_or_else(
+                || "for good".to_owned(),
+                |t| format!("until {} UTC", t.format("%Y-%m-%d %H:%M")),
+            );
+            return Some(format!(
+                "You are banned from this chat server {until}: {}",
+                ban.reason
+            ));
+        }
+        let access = self.shared.access.read();
+        match fingerprint {
+            Some(fp) if !access.admits_key(fp) => Some(format!(
+                "This chat server admits only listed keys, and yours ({fp}) is not on its allowlist. \
+                 Ask an operator to add it."
+            )),
+            None if !access.admits_keyless() => Some(
+                "This chat server admits only listed keys, and you offered none. \
+                 Connect with your key (ssh -i ...) and ask an operator to add it."
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn reject(&self) -> Auth {
+        Auth::Reject {
+            proceed_with_methods: Some(Self::other_methods()),
+            partial_success: false,
         }
     }
 
@@ -110,6 +156,7 @@ impl ConnectionHandler {
             fingerprint: self.fingerprint.clone(),
             size: state.pty.as_ref().map(|(_, size)| *size),
             term,
+            ip: self.peer.ip(),
             input: receiver,
             kill: self.kill.clone(),
         };
@@ -185,6 +232,11 @@ impl russh::server::Handler for ConnectionHandler {
             });
         }
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
+        if let Some(refusal) = self.refusal_for(Some(&fingerprint)) {
+            info!(parent: &self.span, user, %fingerprint, %refusal, "refused a key");
+            self.refusal = Some(refusal);
+            return Ok(self.reject());
+        }
         info!(parent: &self.span, user, %fingerprint, method = "publickey", "authenticated");
         self.user = user.to_owned();
         self.fingerprint = Some(fingerprint);
@@ -195,8 +247,25 @@ impl russh::server::Handler for ConnectionHandler {
         &'a mut self,
         user: &str,
         _submethods: &str,
-        _response: Option<russh::server::Response<'a>>,
+        response: Option<russh::server::Response<'a>>,
     ) -> Result<Auth, Self::Error> {
+        let refusal = self.refusal.clone().or_else(|| self.refusal_for(None));
+        if let Some(refusal) = refusal {
+            if response.is_some() {
+                // The client has seen why; now it is refused, and not asked again (OpenSSH
+                // would otherwise retry keyboard-interactive and print the reason thrice).
+                return Ok(Auth::Reject {
+                    proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey][..])),
+                    partial_success: false,
+                });
+            }
+            info!(parent: &self.span, user, %refusal, "refused");
+            return Ok(Auth::Partial {
+                name: "".into(),
+                instructions: refusal.into(),
+                prompts: Vec::new().into(),
+            });
+        }
         // No questions: a keyless user joins with an unverified name.
         info!(parent: &self.span, user, method = "keyboard-interactive", "authenticated without a key");
         self.user = user.to_owned();

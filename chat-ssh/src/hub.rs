@@ -34,10 +34,18 @@ pub struct Closing {
 }
 
 impl Closing {
-    /// Resolves once the hub has asked for the connection to close.
-    pub async fn requested(&self) -> String {
-        self.token.cancelled().await;
-        self.reason.lock().clone().unwrap_or_default()
+    /// Fires once the hub has asked for the connection to close.
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    /// Why the hub closed the connection, if it did.
+    pub fn reason(&self) -> Option<String> {
+        if self.token.is_cancelled() {
+            Some(self.reason.lock().clone().unwrap_or_default())
+        } else {
+            None
+        }
     }
 }
 

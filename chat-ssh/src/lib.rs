@@ -23,11 +23,13 @@
 //! keyboard-interactive with no questions, as an unverified name. The SSH username is the
 //! first nick.
 
+pub mod access;
 mod chat;
 pub mod config;
 mod handler;
 pub mod host_key;
 pub mod hub;
+pub mod keyfile;
 mod kill;
 pub mod limits;
 pub mod persist;
@@ -35,5 +37,5 @@ mod server;
 
 pub use chat_store;
 pub use config::ServerConfig;
-pub use server::{Server, ServerError};
+pub use server::{Reloader, Server, ServerError};
 pub use tokio_util::sync::CancellationToken;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chat_core::Hub;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use russh::keys::PrivateKey;
 use russh::{MethodKind, MethodSet};
 use thiserror::Error;
@@ -16,12 +16,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::access::AccessList;
 use crate::config::ServerConfig;
 use crate::handler::ConnectionHandler;
 use crate::host_key::{self, HostKeyError, Origin};
 use crate::hub::SharedHub;
+use crate::keyfile::KeyFileError;
 use crate::kill::Killable;
-use crate::limits::{ConnectionLimits, ConnectionSlot, HandshakeSlot, Refusal};
+use crate::limits::{ConnectionLimits, ConnectionSlot, HandshakeSlot, LimitConfig, Refusal};
 use crate::persist::{self, EdgeJournal, PersistLink, Writer};
 use chat_store::StoreError;
 
@@ -31,6 +33,8 @@ pub enum ServerError {
     HostKey(#[from] HostKeyError),
     #[error("cannot load what the store remembers: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Access(#[from] KeyFileError),
 }
 
 /// What every connection's tasks share.
@@ -45,6 +49,8 @@ pub(crate) struct Shared {
     pub tracker: TaskTracker,
     /// The store's progress, for holding back lines until they are stored.
     pub persist: Option<PersistLink>,
+    /// The allowlist and admins, as last read.
+    pub access: RwLock<AccessList>,
 }
 
 /// An SSH chat server, ready to [`run`](Server::run) on a listener.
@@ -81,12 +87,15 @@ impl Server {
             }
         }
         let ssh_config = Arc::new(ssh_config(&config, key));
-        let limits = ConnectionLimits::new(
-            config.max_connections,
-            config.max_per_ip,
-            config.max_unauthenticated,
-        );
-        let (hub, persist, writer) = match &config.store {
+        let limits = ConnectionLimits::new(LimitConfig {
+            max_total: config.max_connections,
+            max_per_ip: config.max_per_ip,
+            max_new_per_ip_per_minute: config.max_new_per_ip_per_minute,
+            max_unauthenticated: config.max_unauthenticated,
+        });
+        let access = AccessList::load(&config.access)?;
+        info!(access = %access.summary(), "read the access files");
+        let (mut hub, persist, writer) = match &config.store {
             None => (
                 Hub::with_journal(config.hub.clone(), EdgeJournal::disabled()),
                 None,
@@ -106,7 +115,9 @@ impl Server {
                 (hub, Some(link), Some(writer))
             }
         };
+        hub.set_admins(access.admins.clone());
         let shared = Arc::new(Shared {
+            access: RwLock::new(access),
             hub: Arc::new(Mutex::new(hub)),
             config,
             shutdown: CancellationToken::new(),
@@ -133,6 +144,12 @@ impl Server {
     /// The hub, for an embedder that wants to look inside (tests, metrics).
     pub fn hub(&self) -> SharedHub {
         Arc::clone(&self.shared.hub)
+    }
+
+    /// Something that re-reads the access files on demand (for SIGHUP), usable after `run`
+    /// has taken the server.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(Arc::clone(&self.shared))
     }
 
     /// How many batches of records the store failed to write (each is retried).
@@ -198,7 +215,19 @@ impl Server {
 
     fn accept(&self, stream: TcpStream, peer: SocketAddr, id: u64) {
         let span = info_span!("conn", id, peer = %peer);
-        match self.limits.admit(peer.ip()) {
+        let kill = self.shared.kill_all.child_token();
+        let banned = self
+            .shared
+            .hub
+            .lock()
+            .ban_for(None, Some(peer.ip()), chrono::Utc::now())
+            .is_some();
+        let admitted = if banned {
+            Err(Refusal::Banned)
+        } else {
+            self.limits.admit(peer.ip(), kill.clone())
+        };
+        match admitted {
             Err(refusal) => {
                 info!(parent: &span, reason = refusal.as_str(), "refused connection");
                 self.shared
@@ -213,6 +242,7 @@ impl Server {
                     peer,
                     slot,
                     handshake,
+                    kill,
                     span: span.clone(),
                 };
                 self.shared.tracker.spawn(connection.run().instrument(span));
@@ -259,6 +289,8 @@ struct Connection {
     slot: ConnectionSlot,
     /// Given to the handler, which gives it back on authentication.
     handshake: HandshakeSlot,
+    /// Cuts this connection off (a child of the server's kill-all switch).
+    kill: CancellationToken,
     span: tracing::Span,
 }
 
@@ -271,9 +303,9 @@ impl Connection {
             peer,
             slot: _slot,
             handshake,
+            kill,
             span,
         } = self;
-        let kill = shared.kill_all.child_token();
         let authenticated = Arc::new(AtomicBool::new(false));
         let auth_timeout = shared.config.auth_timeout;
         let handler = ConnectionHandler::new(
@@ -306,5 +338,34 @@ impl Connection {
             },
             () = deadline => {}
         }
+    }
+}
+
+/// Re-reads the admins and allowlist files.
+#[derive(Clone)]
+pub struct Reloader(Arc<Shared>);
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reloader")
+    }
+}
+
+impl Reloader {
+    /// Reads the files again; on success the new lists apply at once (admins gain or lose
+    /// their rights; the allowlist applies to the next logins). On error the old lists stay.
+    pub fn reload(&self) -> Result<String, KeyFileError> {
+        self.0.reload()
+    }
+}
+
+impl Shared {
+    pub(crate) fn reload(&self) -> Result<String, KeyFileError> {
+        let access = AccessList::load(&self.config.access)?;
+        let summary = access.summary();
+        self.hub.lock().set_admins(access.admins.clone());
+        *self.access.write() = access;
+        info!(access = %summary, "reloaded the access files");
+        Ok(summary)
     }
 }
