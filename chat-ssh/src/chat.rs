@@ -83,10 +83,12 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
         (id, hub.me(id).expect("a member that just joined exists"))
     };
     info!(member = id.get(), name = %me.name, interactive = start.size.is_some(), "joined");
-    let kind = match start.size {
-        Some(size) => SessionKind::Interactive(size),
-        None => SessionKind::Plain,
+    let (kind, kind_label) = match start.size {
+        Some(size) => (SessionKind::Interactive(size), "interactive"),
+        None => (SessionKind::Plain, "plain"),
     };
+    shared.metrics.session_opened(kind_label);
+    let _closed_session = OnDrop(|| shared.metrics.session_closed(kind_label));
     let mut session = Session::new(id, me, kind, shared.config.hub.max_message_chars);
     let mut writer = Writer::new(&start, shared.config.stall_timeout);
     writer.stop_on(closing.token());
@@ -116,6 +118,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                         // this task waits, the client's input backs up to its own socket.
                         let wait = typing.take_or_wait(Utc::now(), bytes.len() as f64);
                         if let Ok(wait) = wait.to_std() && !wait.is_zero() {
+                            shared.metrics.input_throttled.inc();
                             tokio::time::sleep(wait).await;
                         }
                         session.feed(&bytes, Utc::now(), &mut Locked(&shared.hub), &mut out)
@@ -129,7 +132,16 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                 for request in session.take_requests() {
                     fulfil(&shared, &mut session, request, &mut out).await;
                 }
-                alive = writer.write(&mut out).await && flow == Flow::Continue;
+                alive = writer.write(&mut out).await;
+                if alive && flow == Flow::Exit {
+                    // What the last lines caused is already in the outbox (`echo /who | ssh
+                    // host` must print the answer): show it before going.
+                    let batch: Vec<Arc<Event>> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+                    if !batch.is_empty() {
+                        show_batch(&shared, &mut session, &mut writer, &batch, &mut out).await;
+                    }
+                    break;
+                }
             }
             Some(first) = events.recv() => {
                 let mut batch = vec![first];
@@ -139,14 +151,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                         Err(_) => break,
                     }
                 }
-                if let Some(persist) = &shared.persist
-                    && batch.iter().any(|e| StoredLine::from_event(e).is_some())
-                {
-                    // A line goes out only once it is stored: nothing anyone saw is lost.
-                    persist.committed().await;
-                }
-                session.show(&batch, &mut out);
-                alive = writer.write(&mut out).await;
+                alive = show_batch(&shared, &mut session, &mut writer, &batch, &mut out).await;
                 if events.is_empty() && refused.swap(false, Ordering::Relaxed) {
                     shared.hub.lock().flush_missed(id, Utc::now());
                 }
@@ -160,12 +165,66 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
         info!(member = id.get(), %reason, "closed by the hub");
         session.show_notice(Utc::now(), NoticeLevel::Error, &reason, &mut out);
         writer.write_briefly(&mut out).await;
-        start.kill.cancel();
+        // Closing the channel flushes what was written; a client that reads sees why and
+        // goes. One that does not is cut off all the same.
+        let kill = start.kill.clone();
+        let goodbye = async {
+            writer.finish(1).await;
+            // Wait for the client to hang up (its input closes with the connection).
+            while start.input.recv().await.is_some() {}
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
+        kill.cancel();
         return;
     }
     shared.hub.lock().leave(id, Utc::now());
     info!(member = id.get(), "left");
     writer.finish(0).await;
+}
+
+/// Shows events from the outbox and writes them; false if the connection is gone.
+async fn show_batch(
+    shared: &Shared,
+    session: &mut Session,
+    writer: &mut Writer,
+    batch: &[Arc<Event>],
+    out: &mut Vec<u8>,
+) -> bool {
+    if let Some(persist) = &shared.persist
+        && batch.iter().any(|e| StoredLine::from_event(e).is_some())
+    {
+        // A line goes out only once it is stored: nothing anyone saw is lost.
+        persist.committed().await;
+    }
+    session.show(batch, out);
+    let alive = writer.write(out).await;
+    record_latency(shared, batch);
+    alive
+}
+
+/// Events older than this when written were not live (history replayed on join, messages
+/// kept while offline) and are left out of the delivery-latency metric.
+const LIVE: Duration = Duration::from_secs(5);
+
+/// Observes, for each live event just written, how long it took from the hub to the socket.
+fn record_latency(shared: &Shared, batch: &[Arc<Event>]) {
+    let now = Utc::now();
+    for event in batch {
+        if let Ok(latency) = (now - event.at).to_std()
+            && latency < LIVE
+        {
+            shared.metrics.delivered_after(latency);
+        }
+    }
+}
+
+/// Runs a closure when dropped: the session gauge goes down however the task ends.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
 }
 
 /// What the store remembers about a key, if there is a store and a key. A store that fails
@@ -234,6 +293,8 @@ async fn history(shared: &Shared, room: &str, limit: usize) -> Vec<Event> {
 /// produced (errors on stderr), and exit with status 1 if it failed.
 pub(crate) async fn run_exec(start: ChatStart, command: String) {
     let shared = Arc::clone(&start.shared);
+    shared.metrics.session_opened("exec");
+    let _closed_session = OnDrop(|| shared.metrics.session_closed("exec"));
     let line = match command.trim() {
         c if c.starts_with('/') => c.to_owned(),
         c => format!("/{c}"),
@@ -311,6 +372,8 @@ struct Writer {
     kill: CancellationToken,
     /// A write in progress gives up when this fires (the hub closed the member).
     stop: CancellationToken,
+    /// Counts clients cut off for not reading.
+    stalled: prometheus_client::metrics::counter::Counter,
 }
 
 impl Writer {
@@ -321,6 +384,7 @@ impl Writer {
             stall_timeout,
             kill: start.kill.clone(),
             stop: CancellationToken::new(),
+            stalled: start.shared.metrics.stall_disconnects.clone(),
         }
     }
 
@@ -342,6 +406,7 @@ impl Writer {
                 Ok(Err(_)) => false,
                 Err(_) => {
                     warn!(stall_timeout = ?self.stall_timeout, "client stopped reading; disconnecting it");
+                    self.stalled.inc();
                     self.kill.cancel();
                     false
                 }

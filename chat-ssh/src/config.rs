@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub input_burst_bytes: u32,
     /// The admins and allowlist files.
     pub access: AccessFiles,
+    /// Log every said line (off by default: chat text is the users', not the log's).
+    pub log_messages: bool,
     /// From TCP accept to successful authentication: a peer slower than this is dropped.
     pub auth_timeout: Duration,
     /// A client whose SSH window stays shut (it stopped reading) for this long while we have
@@ -72,6 +74,7 @@ impl Default for ServerConfig {
             input_bytes_per_second: 8 * 1024,
             input_burst_bytes: 64 * 1024,
             access: AccessFiles::default(),
+            log_messages: false,
             auth_timeout: Duration::from_secs(20),
             stall_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(30),

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use chat_core::TermSize;
 use russh::keys::{Algorithm, HashAlg};
@@ -42,6 +43,8 @@ pub(crate) struct ConnectionHandler {
     fingerprint: Option<String>,
     /// The one session channel a connection may have.
     channel: Option<ChannelState>,
+    /// When the TCP connection was accepted, for the handshake-duration metric.
+    accepted_at: Instant,
     /// Why this client may not come in, once we know: shown to it through
     /// keyboard-interactive (the one place an SSH client prints a server's words before
     /// authentication succeeds), then it is refused.
@@ -69,6 +72,7 @@ impl ConnectionHandler {
         kill: CancellationToken,
     ) -> Self {
         Self {
+            accepted_at: Instant::now(),
             shared,
             peer,
             span,
@@ -233,10 +237,12 @@ impl russh::server::Handler for ConnectionHandler {
         }
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
         if let Some(refusal) = self.refusal_for(Some(&fingerprint)) {
+            self.shared.metrics.authenticated("publickey", false);
             info!(parent: &self.span, user, %fingerprint, %refusal, "refused a key");
             self.refusal = Some(refusal);
             return Ok(self.reject());
         }
+        self.shared.metrics.authenticated("publickey", true);
         info!(parent: &self.span, user, %fingerprint, method = "publickey", "authenticated");
         self.user = user.to_owned();
         self.fingerprint = Some(fingerprint);
@@ -259,6 +265,9 @@ impl russh::server::Handler for ConnectionHandler {
                     partial_success: false,
                 });
             }
+            self.shared
+                .metrics
+                .authenticated("keyboard-interactive", false);
             info!(parent: &self.span, user, %refusal, "refused");
             return Ok(Auth::Partial {
                 name: "".into(),
@@ -267,6 +276,9 @@ impl russh::server::Handler for ConnectionHandler {
             });
         }
         // No questions: a keyless user joins with an unverified name.
+        self.shared
+            .metrics
+            .authenticated("keyboard-interactive", true);
         info!(parent: &self.span, user, method = "keyboard-interactive", "authenticated without a key");
         self.user = user.to_owned();
         self.fingerprint = None;
@@ -276,6 +288,10 @@ impl russh::server::Handler for ConnectionHandler {
     async fn auth_succeeded(&mut self, _session: &mut Session) -> Result<(), Self::Error> {
         self.authenticated.store(true, Ordering::Release);
         self.handshake = None;
+        self.shared
+            .metrics
+            .handshake_seconds
+            .observe(self.accepted_at.elapsed().as_secs_f64());
         Ok(())
     }
 

@@ -32,10 +32,11 @@ pub mod hub;
 pub mod keyfile;
 mod kill;
 pub mod limits;
+pub mod metrics;
 pub mod persist;
 mod server;
 
 pub use chat_store;
 pub use config::ServerConfig;
-pub use server::{Reloader, Server, ServerError};
+pub use server::{MetricsHandle, Reloader, Server, ServerError};
 pub use tokio_util::sync::CancellationToken;

@@ -26,25 +26,46 @@ const COMMIT_WAIT: Duration = Duration::from_secs(2);
 /// How often old history is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
-/// The hub's journal: numbers each record and queues it for the writer.
+/// The hub's journal: logs what must be logged (operator actions always, chat text only if
+/// the operator asked), numbers each record and queues it for the writer.
 #[derive(Debug)]
 pub struct EdgeJournal {
     sender: Option<mpsc::UnboundedSender<(u64, Record)>>,
     issued: Arc<AtomicU64>,
+    log_messages: bool,
 }
 
 impl EdgeJournal {
-    /// A journal that remembers nothing (no store configured).
-    pub(crate) fn disabled() -> Self {
+    /// A journal that stores nothing (no store configured, or shutting down); it still logs.
+    pub(crate) fn disabled(log_messages: bool) -> Self {
         Self {
             sender: None,
             issued: Arc::new(AtomicU64::new(0)),
+            log_messages,
         }
     }
 }
 
 impl Journal for EdgeJournal {
     fn record(&mut self, record: Record) {
+        match &record {
+            Record::Audit(entry) => info!(
+                target: "chat::audit",
+                by = %entry.by,
+                by_fingerprint = entry.by_fingerprint.as_deref().unwrap_or("none"),
+                action = %entry.action,
+                "operator action"
+            ),
+            Record::Line(line) if self.log_messages => info!(
+                target: "chat::messages",
+                room = %line.room,
+                from = %line.from,
+                text = %line.text,
+                emote = line.emote,
+                "said"
+            ),
+            _ => {}
+        }
         if let Some(sender) = &self.sender {
             let seq = self.issued.fetch_add(1, Ordering::AcqRel) + 1;
             // A closed channel means the server is shutting down; nothing more can be kept.
@@ -95,6 +116,7 @@ pub(crate) struct Writer {
 pub(crate) fn connect(
     store: Arc<dyn Store>,
     retention: Retention,
+    log_messages: bool,
 ) -> (EdgeJournal, PersistLink, Writer) {
     let (sender, records) = mpsc::unbounded_channel();
     let issued = Arc::new(AtomicU64::new(0));
@@ -103,6 +125,7 @@ pub(crate) fn connect(
     let journal = EdgeJournal {
         sender: Some(sender),
         issued: Arc::clone(&issued),
+        log_messages,
     };
     let link = PersistLink {
         issued,

@@ -24,6 +24,7 @@ use crate::hub::SharedHub;
 use crate::keyfile::KeyFileError;
 use crate::kill::Killable;
 use crate::limits::{ConnectionLimits, ConnectionSlot, HandshakeSlot, LimitConfig, Refusal};
+use crate::metrics::{Metrics, Reading};
 use crate::persist::{self, EdgeJournal, PersistLink, Writer};
 use chat_store::StoreError;
 
@@ -51,6 +52,7 @@ pub(crate) struct Shared {
     pub persist: Option<PersistLink>,
     /// The allowlist and admins, as last read.
     pub access: RwLock<AccessList>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// An SSH chat server, ready to [`run`](Server::run) on a listener.
@@ -97,7 +99,10 @@ impl Server {
         info!(access = %access.summary(), "read the access files");
         let (mut hub, persist, writer) = match &config.store {
             None => (
-                Hub::with_journal(config.hub.clone(), EdgeJournal::disabled()),
+                Hub::with_journal(
+                    config.hub.clone(),
+                    EdgeJournal::disabled(config.log_messages),
+                ),
                 None,
                 None,
             ),
@@ -109,7 +114,8 @@ impl Server {
                     lines = snapshot.history.len(),
                     "restored from the store"
                 );
-                let (journal, link, writer) = persist::connect(Arc::clone(store), config.retention);
+                let (journal, link, writer) =
+                    persist::connect(Arc::clone(store), config.retention, config.log_messages);
                 let mut hub = Hub::with_journal(config.hub.clone(), journal);
                 hub.restore(snapshot);
                 (hub, Some(link), Some(writer))
@@ -117,6 +123,7 @@ impl Server {
         };
         hub.set_admins(access.admins.clone());
         let shared = Arc::new(Shared {
+            metrics: Metrics::new(),
             access: RwLock::new(access),
             hub: Arc::new(Mutex::new(hub)),
             config,
@@ -144,6 +151,15 @@ impl Server {
     /// The hub, for an embedder that wants to look inside (tests, metrics).
     pub fn hub(&self) -> SharedHub {
         Arc::clone(&self.shared.hub)
+    }
+
+    /// What renders the metrics for a scrape, usable after `run` has taken the server.
+    pub fn metrics(&self) -> MetricsHandle {
+        MetricsHandle {
+            shared: Arc::clone(&self.shared),
+            limits: Arc::clone(&self.limits),
+            store_failures: Arc::clone(&self.store_failures),
+        }
     }
 
     /// Something that re-reads the access files on demand (for SIGHUP), usable after `run`
@@ -202,7 +218,8 @@ impl Server {
         }
         if let Some(writer) = writer {
             // Closing the journal lets the writer finish what is queued, then stop.
-            *self.shared.hub.lock().journal_mut() = EdgeJournal::disabled();
+            let log_messages = self.shared.config.log_messages;
+            *self.shared.hub.lock().journal_mut() = EdgeJournal::disabled(log_messages);
             if tokio::time::timeout(Duration::from_secs(10), writer)
                 .await
                 .is_err()
@@ -229,12 +246,14 @@ impl Server {
         };
         match admitted {
             Err(refusal) => {
+                self.shared.metrics.refused(refusal.as_str());
                 info!(parent: &span, reason = refusal.as_str(), "refused connection");
                 self.shared
                     .tracker
                     .spawn(refuse(stream, refusal).instrument(span));
             }
             Ok((slot, handshake)) => {
+                self.shared.metrics.connections_accepted.inc();
                 let connection = Connection {
                     shared: Arc::clone(&self.shared),
                     ssh_config: Arc::clone(&self.ssh_config),
@@ -367,5 +386,38 @@ impl Shared {
         *self.access.write() = access;
         info!(access = %summary, "reloaded the access files");
         Ok(summary)
+    }
+}
+
+/// Renders the server's metrics in the Prometheus text format.
+#[derive(Clone)]
+pub struct MetricsHandle {
+    shared: Arc<Shared>,
+    limits: Arc<ConnectionLimits>,
+    store_failures: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for MetricsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsHandle")
+    }
+}
+
+impl MetricsHandle {
+    /// Reads the gauges (a moment under the hub's lock) and encodes every metric.
+    pub fn render(&self) -> String {
+        let (connections_open, unauthenticated) = self.limits.in_use();
+        let (hub, rooms) = {
+            let hub = self.shared.hub.lock();
+            (hub.stats(), hub.room_sizes())
+        };
+        self.shared.metrics.render(Reading {
+            connections_open,
+            unauthenticated,
+            handshakes_evicted: self.limits.evicted(),
+            hub,
+            store_failures: self.store_failures.load(Ordering::Relaxed),
+            rooms,
+        })
     }
 }

@@ -355,6 +355,18 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         names
     }
 
+    /// Rooms with members and how many are in each, largest first (for metrics).
+    pub fn room_sizes(&self) -> Vec<(String, usize)> {
+        let mut sizes: Vec<(String, usize)> = self
+            .rooms
+            .values()
+            .filter(|room| !room.members.is_empty())
+            .map(|room| (room.name.clone(), room.members.len()))
+            .collect();
+        sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        sizes
+    }
+
     /// The last `limit` lines said in `room` that the hub still holds, oldest first.
     pub fn recent_history(&self, room: &str, limit: usize) -> Vec<Arc<Event>> {
         let Some(room) = self.rooms.get(&name::fold(room)) else {
