@@ -240,6 +240,17 @@ impl Session {
         }
     }
 
+    /// Draws the prompt and input afresh on a new line, forgetting what was drawn before: for
+    /// when the bytes the session produced did not reach the terminal (the edge discarded
+    /// them while the client was far behind).
+    pub fn repaint(&mut self, out: &mut Vec<u8>) {
+        if let Mode::Interactive(term) = &mut self.mode {
+            term.prompt.reset();
+            out.extend_from_slice(b"\r\n");
+            self.redraw(out);
+        }
+    }
+
     /// The terminal changed size: redraw the prompt for the new width.
     pub fn resize(&mut self, new_size: TermSize, out: &mut Vec<u8>) {
         if let Mode::Interactive(term) = &mut self.mode {

@@ -197,7 +197,7 @@ impl Metrics {
         );
         r.register_with_unit(
             "delivery_latency",
-            "From the hub stamping an event to its bytes being handed to the client's SSH channel",
+            "From the hub stamping an event to its bytes being queued for the client's SSH channel",
             prometheus_client::registry::Unit::Seconds,
             m.delivery_seconds.clone(),
         );

@@ -298,6 +298,9 @@ async fn refuse(mut stream: TcpStream, refusal: Refusal) {
     .await;
 }
 
+/// How long each step of saying goodbye to a connection at shutdown may take.
+const SHUTDOWN_GOODBYE: Duration = Duration::from_millis(500);
+
 /// One accepted connection, until it ends.
 struct Connection {
     shared: Arc<Shared>,
@@ -327,6 +330,7 @@ impl Connection {
         } = self;
         let authenticated = Arc::new(AtomicBool::new(false));
         let auth_timeout = shared.config.auth_timeout;
+        let shutdown = shared.shutdown.clone();
         let handler = ConnectionHandler::new(
             shared,
             peer,
@@ -337,8 +341,26 @@ impl Connection {
         );
         let stream = Killable::new(stream, kill.clone());
         let session = async {
-            let running = russh::server::run_stream(ssh_config, stream, handler).await?;
-            running.await
+            let mut running = russh::server::run_stream(ssh_config, stream, handler).await?;
+            let handle = running.handle();
+            tokio::select! {
+                result = &mut running => return result,
+                () = shutdown.cancelled() => {}
+            }
+            // The chat task says goodbye and closes its channel; then the connection itself is
+            // ended with an SSH disconnect (which a client that keeps its connection open,
+            // such as `ssh -N` or a control master, needs), bounded in time since it queues
+            // behind what the client has not read.
+            let ended = tokio::time::timeout(SHUTDOWN_GOODBYE, &mut running).await;
+            if let Ok(result) = ended {
+                return result;
+            }
+            let reason = "the server is shutting down".to_owned();
+            let bye = handle.disconnect(russh::Disconnect::ByApplication, reason, "en".to_owned());
+            let _ = tokio::time::timeout(SHUTDOWN_GOODBYE, bye).await;
+            tokio::time::timeout(SHUTDOWN_GOODBYE, running)
+                .await
+                .unwrap_or(Ok(()))
         };
         // The handshake and authentication must finish in time, or the connection is cut off:
         // a slowloris peer holds nothing for long.
