@@ -49,32 +49,14 @@ pub fn event_lines(event: &Event, view: &View<'_>) -> Rendered {
             stamp(&mut line);
             line.push_user(from, name_colour(from));
             line.push_trusted(": ", Style::Plain);
-            let mentioned = from != view.me && mentions(text, view.me);
-            bell = mentioned;
-            line.push_user(
-                text,
-                if mentioned {
-                    Style::Mention
-                } else {
-                    Style::Plain
-                },
-            );
+            bell = push_body(&mut line, from, text, view);
         }
         EventKind::Emote { from, text, .. } => {
             stamp(&mut line);
             line.push_trusted("** ", Style::System);
             line.push_user(from, name_colour(from));
             line.push_trusted(" ", Style::Plain);
-            let mentioned = from != view.me && mentions(text, view.me);
-            bell = mentioned;
-            line.push_user(
-                text,
-                if mentioned {
-                    Style::Mention
-                } else {
-                    Style::Plain
-                },
-            );
+            bell = push_body(&mut line, from, text, view);
         }
         EventKind::Joined { name, count, .. } => {
             stamp(&mut line);
@@ -174,6 +156,19 @@ pub fn event_lines(event: &Event, view: &View<'_>) -> Rendered {
         lines: vec![line],
         bell,
     }
+}
+
+/// Appends what someone said, highlighted if it mentions the reader; returns whether it does
+/// (and so should ring the reader's bell). Your own lines never ring.
+fn push_body(line: &mut StyledLine, from: &str, text: &str, view: &View<'_>) -> bool {
+    let mentioned = from != view.me && mentions(text, view.me);
+    let style = if mentioned {
+        Style::Mention
+    } else {
+        Style::Plain
+    };
+    line.push_user(text, style);
+    mentioned
 }
 
 /// The timestamp a line gets in front of it, per the reader's settings.

@@ -126,6 +126,16 @@ fn input_taller_than_the_screen_shows_a_window_around_the_cursor() {
     assert_eq!(parser.screen().cursor_position().0, 1);
 }
 
+/// The grapheme boundary of `input` a fraction `frac` of the way along.
+fn boundary_at(input: &str, frac: f64) -> usize {
+    let boundaries: Vec<usize> = input
+        .grapheme_indices(true)
+        .map(|(i, _)| i)
+        .chain(std::iter::once(input.len()))
+        .collect();
+    boundaries[((boundaries.len() - 1) as f64 * frac) as usize]
+}
+
 /// Fills the screen's first rows with a marker so that erasing too much shows.
 fn with_history(parser: &mut vt100::Parser) {
     parser.process(b"hist\r\n");
@@ -145,12 +155,7 @@ proptest! {
         let size = TermSize { width, height };
         let mut parser = term(height as u16, width as u16);
         with_history(&mut parser);
-        let boundaries: Vec<usize> = input
-            .grapheme_indices(true)
-            .map(|(i, _)| i)
-            .chain(std::iter::once(input.len()))
-            .collect();
-        let cursor = boundaries[((boundaries.len() - 1) as f64 * cursor_frac) as usize];
+        let cursor = boundary_at(&input, cursor_frac);
         let mut area = PromptArea::default();
         let mut out = Vec::new();
         area.draw(&prompt("me"), &input, cursor, size, Theme::Mono, &mut out);
@@ -185,12 +190,7 @@ proptest! {
         let size = TermSize { width, height };
         let mut parser = term(height as u16, width as u16);
         with_history(&mut parser);
-        let boundaries: Vec<usize> = input
-            .grapheme_indices(true)
-            .map(|(i, _)| i)
-            .chain(std::iter::once(input.len()))
-            .collect();
-        let cursor = boundaries[((boundaries.len() - 1) as f64 * cursor_frac) as usize];
+        let cursor = boundary_at(&input, cursor_frac);
         let mut area = PromptArea::default();
         let mut out = Vec::new();
         area.draw(&prompt("me"), &input, cursor, size, Theme::Mono, &mut out);
