@@ -63,6 +63,19 @@ pub enum EventKind {
         reason: Option<String>,
         banned: bool,
     },
+    /// Several members entered a room together (announced as one line); `count` is how many
+    /// are in it now.
+    JoinedMany {
+        room: String,
+        names: Vec<String>,
+        count: usize,
+    },
+    /// Several members left a room together; `count` is how many are left.
+    LeftMany {
+        room: String,
+        names: Vec<String>,
+        count: usize,
+    },
     /// A member changed name.
     Renamed {
         room: String,
@@ -110,7 +123,11 @@ impl Event {
     pub fn is_presence(&self) -> bool {
         matches!(
             self.kind,
-            EventKind::Joined { .. } | EventKind::Left { .. } | EventKind::Moved { .. }
+            EventKind::Joined { .. }
+                | EventKind::Left { .. }
+                | EventKind::JoinedMany { .. }
+                | EventKind::LeftMany { .. }
+                | EventKind::Moved { .. }
         )
     }
 }

@@ -28,8 +28,18 @@ pub fn is_bidi_control(c: char) -> bool {
 /// Returns `text` with every control character, escape sequence and bidi control removed and
 /// over-long grapheme clusters trimmed. Tabs become a space; nothing else is added.
 pub fn sanitize(text: &str) -> String {
+    // Printable ASCII (most chat) has nothing to remove and no clusters to cap.
+    if is_printable_ascii(text) {
+        return text.to_owned();
+    }
     let stripped = strip_controls(text);
     cap_graphemes(&stripped)
+}
+
+/// Whether every byte is printable ASCII (space to `~`): text that is safe as it is, one cell
+/// per byte.
+pub fn is_printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// Whether `text` is already what [`sanitize`] would return, so it can be used without copying.

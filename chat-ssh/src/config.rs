@@ -66,7 +66,12 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             host_key_path: PathBuf::from("data").join(crate::host_key::DEFAULT_FILE_NAME),
-            hub: HubConfig::default(),
+            hub: HubConfig {
+                // A crowd arriving at once (a restart, a reconnect) is announced in a few
+                // lines, not one per arrival to everyone.
+                presence_window: chrono::TimeDelta::milliseconds(250),
+                ..HubConfig::default()
+            },
             max_connections: 10_000,
             max_per_ip: 20,
             max_unauthenticated: 100,

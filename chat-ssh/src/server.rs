@@ -183,6 +183,7 @@ impl Server {
     /// go within the grace period).
     pub async fn run(mut self, listener: TcpListener, shutdown: CancellationToken) {
         let writer = self.writer.take().map(|w| tokio::spawn(w.run()));
+        let ticker = tokio::spawn(tick(Arc::clone(&self.shared.hub), shutdown.clone()));
         let next_id = AtomicU64::new(1);
         loop {
             tokio::select! {
@@ -201,6 +202,7 @@ impl Server {
             }
         }
         drop(listener);
+        ticker.abort();
         info!("shutting down: closing sessions");
         self.shared.shutdown.cancel();
         self.shared.tracker.close();
@@ -266,6 +268,18 @@ impl Server {
                 };
                 self.shared.tracker.spawn(connection.run().instrument(span));
             }
+        }
+    }
+}
+
+/// Lets the hub announce the joins and leaves it gathered, a few times a second.
+async fn tick(hub: SharedHub, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_millis(100));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => hub.lock().tick(chrono::Utc::now()),
         }
     }
 }

@@ -11,6 +11,7 @@ mod commands;
 mod members;
 mod moderation;
 mod names;
+mod presence;
 mod routing;
 #[cfg(test)]
 mod tests;
@@ -19,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::event::{Event, EventKind, NoticeLevel};
 use crate::journal::{Ban, Journal, NoJournal, Profile, Record, Snapshot, StoredLine};
@@ -62,6 +63,9 @@ pub struct HubConfig {
     pub line_burst: u32,
     /// ...and per second after that. A fast typist never notices; a flood is refused.
     pub lines_per_second: f64,
+    /// Joins and leaves in a room this close together are announced together, in one line
+    /// (see [`Hub::tick`]). Zero announces each at once.
+    pub presence_window: TimeDelta,
 }
 
 impl Default for HubConfig {
@@ -74,6 +78,7 @@ impl Default for HubConfig {
             max_idle_rooms: 256,
             line_burst: 10,
             lines_per_second: 2.0,
+            presence_window: TimeDelta::zero(),
         }
     }
 }
@@ -180,6 +185,8 @@ struct Room {
     name: String,
     members: Vec<MemberId>,
     history: VecDeque<Arc<Event>>,
+    /// Joins and leaves waiting to be announced together.
+    presence: presence::Presence,
 }
 
 impl Room {
@@ -188,6 +195,7 @@ impl Room {
             name,
             members: Vec::new(),
             history: VecDeque::new(),
+            presence: presence::Presence::default(),
         }
     }
 }
@@ -212,6 +220,8 @@ pub struct Hub<O, J = NoJournal> {
     operators: HashSet<String>,
     /// Bans in force (expired ones are dropped as they are noticed).
     bans: Vec<Ban>,
+    /// Rooms with joins or leaves waiting to be announced.
+    presence_due: presence::Due,
     journal: J,
     next_id: u64,
     stats: HubStats,
@@ -258,6 +268,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             admins: HashSet::new(),
             operators: HashSet::new(),
             bans: Vec::new(),
+            presence_due: presence::Due::new(),
             journal,
             next_id: 1,
             stats: HubStats::default(),
@@ -479,12 +490,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
         if visible {
             self.exit_room(id, &room);
-            let kind = EventKind::Left {
-                room: self.room_name(&room),
-                name,
-                after,
-            };
-            self.broadcast(&room, Some(id), Arc::new(Event::new(now, kind)));
+            self.announce_leave(&room, id, name, after, now);
             self.drop_room_if_idle(&room);
         }
         self.members.remove(&id);

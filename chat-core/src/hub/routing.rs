@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Hub, MemberId, Outbox};
-use crate::event::{Event, EventKind, NoticeLevel};
+use crate::event::{Event, NoticeLevel};
 use crate::journal::{Journal, Record, StoredLine};
 use crate::name::{self, LOBBY};
 
@@ -25,8 +25,6 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             .entry(key.clone())
             .or_insert_with(|| super::Room::new(key.clone()));
         room.members.push(id);
-        let count = room.members.len();
-        let room_name = room.name.clone();
         let history: Vec<Arc<Event>> = room.history.iter().cloned().collect();
         let Some(member) = self.members.get_mut(&id) else {
             return;
@@ -38,12 +36,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             }
         }
         let name = member.name.clone();
-        let kind = EventKind::Joined {
-            room: room_name,
-            name,
-            count,
-        };
-        self.broadcast(&key, None, Arc::new(Event::new(now, kind)));
+        self.announce_join(&key, name, now);
     }
 
     pub(super) fn exit_room(&mut self, id: MemberId, key: &str) {

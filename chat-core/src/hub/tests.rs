@@ -2,6 +2,7 @@
 
 mod model;
 mod moderation;
+mod presence;
 mod remembering;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};

@@ -11,7 +11,7 @@ pub mod prompt;
 mod style;
 mod text;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 
 use crate::event::{Event, EventKind, NoticeLevel};
 use crate::prefs::{Prefs, Theme, TimestampMode};
@@ -63,6 +63,18 @@ pub fn event_lines(event: &Event, view: &View<'_>) -> Rendered {
             line.push_trusted("* ", Style::System);
             line.push_user(name, Style::System);
             line.push_trusted(&format!(" joined. (Connected: {count})"), Style::System);
+        }
+        EventKind::JoinedMany { names, count, .. } => {
+            stamp(&mut line);
+            line.push_trusted("* ", Style::System);
+            push_names(&mut line, names);
+            line.push_trusted(&format!(" joined. (Connected: {count})"), Style::System);
+        }
+        EventKind::LeftMany { names, count, .. } => {
+            stamp(&mut line);
+            line.push_trusted("* ", Style::System);
+            push_names(&mut line, names);
+            line.push_trusted(&format!(" left. (Connected: {count})"), Style::System);
         }
         EventKind::Left { name, after, .. } => {
             stamp(&mut line);
@@ -158,6 +170,27 @@ pub fn event_lines(event: &Event, view: &View<'_>) -> Rendered {
     }
 }
 
+/// Names in a line about several people: a few by name, the rest counted.
+fn push_names(line: &mut StyledLine, names: &[String]) {
+    const SHOWN: usize = 3;
+    let shown = names.len().min(if names.len() > SHOWN + 1 {
+        SHOWN
+    } else {
+        names.len()
+    });
+    for (i, name) in names.iter().take(shown).enumerate() {
+        if i > 0 {
+            let last = i + 1 == shown && shown == names.len();
+            line.push_trusted(if last { " and " } else { ", " }, Style::System);
+        }
+        line.push_user(name, Style::System);
+    }
+    let others = names.len() - shown;
+    if others > 0 {
+        line.push_trusted(&format!(" and {others} others"), Style::System);
+    }
+}
+
 /// Appends what someone said, highlighted if it mentions the reader; returns whether it does
 /// (and so should ring the reader's bell). Your own lines never ring.
 fn push_body(line: &mut StyledLine, from: &str, text: &str, view: &View<'_>) -> bool {
@@ -174,10 +207,19 @@ fn push_body(line: &mut StyledLine, from: &str, text: &str, view: &View<'_>) -> 
 /// The timestamp a line gets in front of it, per the reader's settings.
 pub fn format_time(at: DateTime<Utc>, prefs: &Prefs) -> Option<String> {
     let local = at.with_timezone(&prefs.offset.to_fixed());
+    // Written out rather than with chrono's format strings, which are parsed on every call:
+    // this runs for every line every reader sees.
     match prefs.timestamp {
         TimestampMode::Off => None,
-        TimestampMode::Time => Some(local.format("%H:%M").to_string()),
-        TimestampMode::DateTime => Some(local.format("%Y-%m-%d %H:%M").to_string()),
+        TimestampMode::Time => Some(format!("{:02}:{:02}", local.hour(), local.minute())),
+        TimestampMode::DateTime => Some(format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            local.year(),
+            local.month(),
+            local.day(),
+            local.hour(),
+            local.minute()
+        )),
     }
 }
 
@@ -187,6 +229,20 @@ pub fn mentions(text: &str, name: &str) -> bool {
         return false;
     }
     let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-');
+    if text.is_ascii() && name.is_ascii() {
+        // Every reader checks every line: no allocation for the common case.
+        let (hay, needle) = (text.as_bytes(), name.as_bytes());
+        return hay.len() >= needle.len()
+            && (0..=hay.len() - needle.len()).any(|at| {
+                hay[at..at + needle.len()].eq_ignore_ascii_case(needle)
+                    && !at
+                        .checked_sub(1)
+                        .is_some_and(|b| is_name_char(char::from(hay[b])))
+                    && !hay
+                        .get(at + needle.len())
+                        .is_some_and(|&b| is_name_char(char::from(b)))
+            });
+    }
     let text = text.to_lowercase();
     let name = name.to_lowercase();
     text.match_indices(&name).any(|(at, found)| {

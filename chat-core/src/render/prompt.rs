@@ -12,14 +12,15 @@
 //! When the input needs more rows than the screen has, only a window of it around the cursor
 //! is shown, marked with `…`, so that moving back up never runs off the top of the screen.
 
-use unicode_segmentation::UnicodeSegmentation;
+use std::borrow::Cow;
 
+use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthChar;
 
 use super::text::StyledLine;
 use super::{Style, encode_row};
 use crate::prefs::Theme;
-use crate::sanitize::sanitize;
+use crate::sanitize::{is_printable_ascii, sanitize};
 
 /// The size of a terminal, in cells. Sizes below 1 are treated as 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,22 +145,33 @@ fn char_width(c: char) -> usize {
 
 /// One grapheme of input to draw: where it starts in the input, and its text.
 #[derive(Debug)]
-struct Glyph {
+struct Glyph<'i> {
     offset: usize,
-    text: String,
+    text: Cow<'i, str>,
 }
 
 /// The input's graphemes, sanitized; one holding a character too wide for the terminal at all
-/// is drawn as `?`.
-fn glyphs(input: &str, max_width: usize) -> Vec<Glyph> {
+/// is drawn as `?`. Redrawn on every keystroke, so printable ASCII (one byte, one cell each)
+/// is borrowed, not copied.
+fn glyphs(input: &str, max_width: usize) -> Vec<Glyph<'_>> {
+    if is_printable_ascii(input) {
+        return (0..input.len())
+            .map(|offset| Glyph {
+                offset,
+                text: Cow::Borrowed(&input[offset..=offset]),
+            })
+            .collect();
+    }
     input
         .grapheme_indices(true)
         .map(|(offset, g)| {
             let clean = sanitize(g);
             let text = if clean.chars().any(|c| char_width(c) > max_width) {
-                "?".to_owned()
+                Cow::Borrowed("?")
+            } else if clean == g {
+                Cow::Borrowed(g)
             } else {
-                clean
+                Cow::Owned(clean)
             };
             Glyph { offset, text }
         })
@@ -170,7 +182,7 @@ fn glyphs(input: &str, max_width: usize) -> Vec<Glyph> {
 struct Plan<'a> {
     prompt: Option<&'a StyledLine>,
     ellipsis: bool,
-    glyphs: &'a [Glyph],
+    glyphs: &'a [Glyph<'a>],
 }
 
 impl Plan<'_> {
@@ -290,7 +302,7 @@ impl PromptArea {
 /// Picks what to draw so that it fits in `max_rows` rows with the cursor visible.
 fn choose_window<'a>(
     prompt: &'a StyledLine,
-    all: &'a [Glyph],
+    all: &'a [Glyph<'a>],
     cursor: usize,
     width: usize,
     max_rows: usize,

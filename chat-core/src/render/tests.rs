@@ -213,3 +213,37 @@ proptest! {
         prop_assert!(!plain.chars().any(crate::sanitize::is_forbidden_char));
     }
 }
+
+#[test]
+fn crowds_are_named_a_few_at_a_time() {
+    let p = Prefs {
+        timestamp: TimestampMode::Off,
+        ..Prefs::default()
+    };
+    let joined = |n: usize| EventKind::JoinedMany {
+        room: "#lobby".into(),
+        names: (0..n).map(|i| format!("g{i}")).collect(),
+        count: 60,
+    };
+    assert_eq!(
+        plain_of(joined(2), "me", &p),
+        ["* g0 and g1 joined. (Connected: 60)"]
+    );
+    assert_eq!(
+        plain_of(joined(4), "me", &p),
+        ["* g0, g1, g2 and g3 joined. (Connected: 60)"]
+    );
+    assert_eq!(
+        plain_of(joined(50), "me", &p),
+        ["* g0, g1, g2 and 47 others joined. (Connected: 60)"]
+    );
+    let left = EventKind::LeftMany {
+        room: "#lobby".into(),
+        names: vec!["a".into(), "b".into(), "c".into()],
+        count: 2,
+    };
+    assert_eq!(
+        plain_of(left, "me", &p),
+        ["* a, b and c left. (Connected: 2)"]
+    );
+}

@@ -70,6 +70,9 @@ pub fn grapheme_width(grapheme: &str) -> usize {
 
 /// Cells `text` takes on one row.
 pub fn text_width(text: &str) -> usize {
+    if crate::sanitize::is_printable_ascii(text) {
+        return text.len();
+    }
     text.graphemes(true).map(grapheme_width).sum()
 }
 
@@ -92,6 +95,10 @@ impl Cell<'_> {
 /// one-cell terminal gets rows that fit. The spaces a row is broken at are dropped.
 pub fn wrap(line: &StyledLine, width: usize) -> Vec<StyledLine> {
     let width = width.max(1);
+    // Most lines fit: no need to take them apart.
+    if line.width() <= width {
+        return vec![line.clone()];
+    }
     let cells: Vec<Cell<'_>> = line
         .spans
         .iter()
