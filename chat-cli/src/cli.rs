@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the chat server.
     Serve(ServeArgs),
+    /// Load-test an SSH chat server: many sessions, timed lines, delivery latency.
+    Bench(crate::bench::BenchArgs),
     /// Work with SSH keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -48,7 +50,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CHAT_BIND", default_value = "0.0.0.0:2222")]
     pub bind: SocketAddr,
 
-    /// Where the server keeps its state (the host key).
+    /// Where the server keeps its state (the host key and the database).
     #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
@@ -59,6 +61,20 @@ pub struct ServeArgs {
     /// A file whose text is shown to everyone who joins, and by /motd.
     #[arg(long, env = "CHAT_MOTD", value_name = "FILE")]
     pub motd: Option<PathBuf>,
+
+    /// The database [default: DATA_DIR/chat.db]; created if missing.
+    #[arg(long, env = "CHAT_DATABASE", value_name = "FILE")]
+    pub database: Option<PathBuf>,
+
+    /// Lines of history kept in the database per room (older ones are pruned).
+    #[arg(long, env = "CHAT_RETAIN_LINES", default_value_t = 10_000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub retain_lines: u32,
+
+    /// Days of history kept in the database [default: no age limit].
+    #[arg(long, env = "CHAT_RETAIN_DAYS", value_name = "DAYS",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub retain_days: Option<u32>,
 
     /// Lines of history each room keeps and replays to whoever enters.
     #[arg(long, env = "CHAT_HISTORY", default_value_t = 50, value_name = "N",
@@ -75,6 +91,30 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_per_ip: u32,
 
+    /// New connections one IP address may open per minute.
+    #[arg(long, env = "CHAT_MAX_NEW_PER_IP", default_value_t = 30, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_new_per_ip: u32,
+
+    /// Lines a member may send at once, before the steady rate applies.
+    #[arg(long, env = "CHAT_LINE_BURST", default_value_t = 10, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub line_burst: u32,
+
+    /// Lines per second a member may send after the burst.
+    #[arg(long, env = "CHAT_LINES_PER_SECOND", default_value_t = 2.0, value_name = "RATE",
+          value_parser = positive_rate)]
+    pub lines_per_second: f64,
+
+    /// Operators' keys, in OpenSSH authorized_keys format (re-read on SIGHUP and /reload).
+    #[arg(long, env = "CHAT_ADMINS", value_name = "FILE")]
+    pub admins: Option<PathBuf>,
+
+    /// Only these keys (and the admins') may join, in authorized_keys format (re-read on
+    /// SIGHUP and /reload). Without it, anyone may join.
+    #[arg(long, env = "CHAT_ALLOWLIST", value_name = "FILE")]
+    pub allowlist: Option<PathBuf>,
+
     /// Connections still in their handshake or login, in all.
     #[arg(long, env = "CHAT_MAX_UNAUTHENTICATED", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -85,6 +125,15 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub auth_timeout: u64,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (and /healthz); off by default. Keep it
+    /// on a private address, e.g. 127.0.0.1:9222.
+    #[arg(long, env = "CHAT_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Log every said line (chat text is not logged otherwise).
+    #[arg(long, env = "CHAT_LOG_MESSAGES")]
+    pub log_messages: bool,
+
     /// Log format.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -92,6 +141,14 @@ pub struct ServeArgs {
     /// More logging: -v for debug, -vv for trace. RUST_LOG, if set, wins.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// A rate: a positive, finite number.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
 }
 
 #[cfg(test)]

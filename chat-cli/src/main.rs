@@ -1,8 +1,10 @@
 //! `chat-cli`: run the SSH chat server, load-test one, or inspect keys.
 
+mod bench;
 mod cli;
 mod keys;
 mod logging;
+mod metrics_http;
 mod serve;
 
 use std::process::ExitCode;
@@ -15,6 +17,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Keys(KeysCommand::Fingerprint { file }) => keys::print_fingerprints(&file),
     };
     match result {

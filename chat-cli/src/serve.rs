@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chat_core::HubConfig;
-use chat_ssh::{CancellationToken, Server, ServerConfig, ServerError};
+use std::sync::Arc;
+
+use chat_ssh::access::AccessFiles;
+use chat_ssh::chat_store::{Retention, SqliteStore, StoreError};
+use chat_ssh::{CancellationToken, Reloader, Server, ServerConfig, ServerError};
 use thiserror::Error;
 use tracing::info;
 
 use crate::cli::ServeArgs;
-use crate::logging;
+use crate::{logging, metrics_http};
 
 /// The largest MOTD file accepted.
 const MAX_MOTD_BYTES: usize = 4096;
@@ -31,6 +35,10 @@ pub enum ServeError {
         addr: std::net::SocketAddr,
         source: io::Error,
     },
+    #[error("cannot create the data directory {}: {source}", path.display())]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
     #[error("cannot install the signal handler: {0}")]
@@ -44,7 +52,7 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    runtime.block_on(serve(args.bind, config))?;
+    runtime.block_on(serve(args.bind, args.metrics_bind, config))?;
     Ok(())
 }
 
@@ -62,8 +70,41 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig, ServeError> {
     config.max_connections = args.max_connections as usize;
     config.max_per_ip = args.max_per_ip as usize;
     config.max_unauthenticated = args.max_unauthenticated as usize;
+    config.max_new_per_ip_per_minute = args.max_new_per_ip;
+    config.hub.line_burst = args.line_burst;
+    config.hub.lines_per_second = args.lines_per_second;
+    config.log_messages = args.log_messages;
+    config.access = AccessFiles {
+        admins: args.admins.clone(),
+        allowlist: args.allowlist.clone(),
+    };
     config.auth_timeout = Duration::from_secs(args.auth_timeout);
+    config.retention = Retention {
+        lines_per_room: args.retain_lines as usize,
+        max_age: args
+            .retain_days
+            .map(|days| Duration::from_secs(u64::from(days) * 86_400)),
+    };
+    create_data_dir(&args.data_dir)?;
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("chat.db"));
+    let store = SqliteStore::open(&database)?;
+    info!(path = %database.display(), "opened the database");
+    config.store = Some(Arc::new(store));
     Ok(config)
+}
+
+/// Creates the data directory (readable by the server's user only) if it is missing.
+fn create_data_dir(path: &Path) -> Result<(), ServeError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).map_err(|source| ServeError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Reads the MOTD: UTF-8 text of bounded size (it is sanitized before it reaches anyone).
@@ -84,7 +125,11 @@ fn read_motd(path: &Path) -> Result<String, ServeError> {
     Ok(text.trim_end().to_owned())
 }
 
-async fn serve(bind: std::net::SocketAddr, config: ServerConfig) -> Result<(), ServeError> {
+async fn serve(
+    bind: std::net::SocketAddr,
+    metrics_bind: Option<std::net::SocketAddr>,
+    config: ServerConfig,
+) -> Result<(), ServeError> {
     let server = Server::new(config)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -96,8 +141,29 @@ async fn serve(bind: std::net::SocketAddr, config: ServerConfig) -> Result<(), S
     let shutdown = CancellationToken::new();
     let signals = shutdown_on_signal(shutdown.clone()).map_err(ServeError::Signal)?;
     tokio::spawn(signals);
+    let reloads = reload_on_sighup(server.reloader()).map_err(ServeError::Signal)?;
+    tokio::spawn(reloads);
+    if let Some(addr) = metrics_bind {
+        let endpoint = metrics_http::bind(addr, server.metrics(), shutdown.clone())
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        tokio::spawn(endpoint);
+    }
     server.run(listener, shutdown).await;
     Ok(())
+}
+
+/// Re-reads the access files on every SIGHUP; a bad file is logged and the old lists stay.
+fn reload_on_sighup(reloader: Reloader) -> io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        while hup.recv().await.is_some() {
+            if let Err(error) = reloader.reload() {
+                tracing::error!(%error, "SIGHUP: cannot reload the access files; the old lists stay");
+            }
+        }
+    })
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C (SIGINT).

@@ -1,0 +1,318 @@
+//! `chat-cli bench`: a load generator for any SSH chat server that broadcasts lines.
+//!
+//! It opens `--users` PTY sessions (each with its own Ed25519 key), `--connect-concurrency` at
+//! a time; once they are all in and the server has gone quiet, the first `--senders` of them
+//! each type `--rate` lines a second for `--duration` seconds. Every line carries a
+//! [token](token) naming its sender, its number and when it was sent; every session scans what
+//! it receives for the tokens of others and notes how long each took to arrive. The report
+//! gives set-up rate and latency, lines sent, deliveries seen against expected, delivery
+//! latency percentiles and, given the server's PID, the server's CPU time per delivery and
+//! memory per session from `/proc`.
+//!
+//! `--slow-readers K` adds K sessions that log in and then stop reading their TCP stream, to
+//! show whether a server lets them slow down everyone else. They advertise a small SSH window
+//! (`--slow-window`), so that the server runs into it within seconds rather than megabytes.
+//!
+//! The bench only ever connects to `--addr`. It counts every failure (connect, login, send,
+//! a dropped connection) and reports it; each step has a timeout, and Ctrl-C stops the run
+//! early with a partial report.
+//!
+//! The parts: [`client`] is one session and [`inbox`] what it saw, [`token`] the token format
+//! and scanner, [`stats`]
+//! percentiles, [`proc`] the `/proc` readings, [`run`] the phases of a run and [`send`] its sending, [`report`] what
+//! is printed and [`progress`] the progress line.
+
+mod client;
+mod inbox;
+mod proc;
+mod progress;
+mod report;
+mod run;
+mod send;
+mod stats;
+mod token;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+use thiserror::Error;
+
+/// Flags of `chat-cli bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The server to load, as HOST:PORT. The bench connects to nothing else.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: String,
+
+    /// Sessions that log in and listen; the first SENDERS of them also talk.
+    #[arg(long, default_value_t = 10, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub users: u32,
+
+    /// How many of the users send lines.
+    #[arg(long, default_value_t = 1, value_name = "S",
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub senders: u32,
+
+    /// Lines per second from each sender.
+    #[arg(long, default_value_t = 1.0, value_name = "R", value_parser = rate)]
+    pub rate: f64,
+
+    /// Seconds of sending that are measured.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = seconds)]
+    pub duration: f64,
+
+    /// Seconds of sending before the measured part (not counted).
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = seconds)]
+    pub warmup: f64,
+
+    /// Sessions setting up (TCP connect to first output) at once.
+    #[arg(long, default_value_t = 100, value_name = "C",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub connect_concurrency: u32,
+
+    /// Extra sessions that log in and then stop reading their TCP stream.
+    #[arg(long, default_value_t = 0, value_name = "K",
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub slow_readers: u32,
+
+    /// The SSH window, in bytes, that slow readers advertise. The server may send this much
+    /// before it has to wait for them; OpenSSH advertises 2 MiB, which takes a chat room minutes
+    /// to fill, so the default is small enough to be hit within seconds.
+    #[arg(long, default_value_t = 16_384, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
+    pub slow_window: u32,
+
+    /// The server's process id (on this machine): report its CPU time per delivery and
+    /// memory per session from /proc.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// Print one JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The PTY width each session asks for: wide, so that no line wraps inside a token.
+    #[arg(long, default_value_t = 250, value_name = "COLUMNS",
+          value_parser = clap::value_parser!(u32).range(40..=10_000))]
+    pub pty_width: u32,
+
+    /// Local addresses to connect from, taken in turn, to spread sessions over per-IP limits:
+    /// addresses and IPv4 ranges separated by commas, e.g. 127.0.0.2-127.0.0.50,127.0.1.1.
+    #[arg(long, value_name = "LIST")]
+    pub bind_ips: Option<IpList>,
+
+    /// Session names are this prefix and the session's number.
+    #[arg(long, default_value = "bench", value_name = "PREFIX", value_parser = user_prefix)]
+    pub user_prefix: String,
+
+    /// Seconds each step may take: TCP connect, handshake, login, shell, first output, a send.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub timeout: f64,
+
+    /// Seconds to wait after the last line for deliveries still on their way.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = seconds)]
+    pub drain: f64,
+
+    /// Most seconds to wait, once all sessions are in, for the server to go quiet.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = seconds)]
+    pub settle: f64,
+}
+
+impl BenchArgs {
+    fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout)
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    #[error("--senders ({senders}) cannot exceed --users ({users})")]
+    TooManySenders { senders: u32, users: u32 },
+    #[error("cannot resolve {addr}: {reason}")]
+    Resolve { addr: String, reason: String },
+    #[error("--bind-ips holds {ip}, but {addr} is not an address of the same family")]
+    BindFamily { ip: IpAddr, addr: String },
+    #[error("cannot read /proc for --server-pid {pid}: {source}")]
+    ServerPid { pid: u32, source: std::io::Error },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot write the report: {0}")]
+    Output(std::io::Error),
+}
+
+/// Runs the bench and prints its report.
+pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.senders > args.users {
+        return Err(BenchError::TooManySenders {
+            senders: args.senders,
+            users: args.users,
+        }
+        .into());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Runtime)?;
+    let report = runtime.block_on(run::run(&args))?;
+    // Sessions still closing must not hold the exit up.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        report::write_json(&report, &mut stdout)
+    } else {
+        report::write_human(&report, &mut stdout)
+    }
+    .map_err(BenchError::Output)?;
+    Ok(())
+}
+
+/// Local source addresses, in the order sessions take them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpList(pub Vec<IpAddr>);
+
+/// The most addresses `--bind-ips` may name.
+const MAX_BIND_IPS: usize = 65_536;
+
+impl FromStr for IpList {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut ips = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let parse = |s: &str| {
+                s.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("`{s}` is not an IP address"))
+            };
+            match item.split_once('-') {
+                None => ips.push(parse(item)?),
+                Some((first, last)) => {
+                    let (IpAddr::V4(first), IpAddr::V4(last)) = (parse(first)?, parse(last)?)
+                    else {
+                        return Err(format!("`{item}`: ranges are for IPv4 only"));
+                    };
+                    let (first, last) = (u32::from(first), u32::from(last));
+                    if first > last {
+                        return Err(format!("`{item}` runs backwards"));
+                    }
+                    if (last - first) as usize >= MAX_BIND_IPS {
+                        return Err(format!("`{item}` holds more than {MAX_BIND_IPS} addresses"));
+                    }
+                    ips.extend((first..=last).map(|n| IpAddr::V4(Ipv4Addr::from(n))));
+                }
+            }
+            if ips.len() > MAX_BIND_IPS {
+                return Err(format!("more than {MAX_BIND_IPS} addresses"));
+            }
+        }
+        if ips.is_empty() {
+            return Err("no addresses given".to_owned());
+        }
+        Ok(Self(ips))
+    }
+}
+
+impl fmt::Display for IpList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let texts: Vec<String> = self.0.iter().map(IpAddr::to_string).collect();
+        f.write_str(&texts.join(","))
+    }
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=86_400.0).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds from 0 to 86400"
+        )),
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match seconds(text)? {
+        s if s > 0.0 => Ok(s),
+        _ => Err("must be more than 0 seconds".to_owned()),
+    }
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1000.0 => Ok(r),
+        _ => Err(format!(
+            "`{text}` is not a rate above 0 and at most 1000 lines/s"
+        )),
+    }
+}
+
+fn user_prefix(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 20
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("use 1 to 20 of a-z, A-Z, 0-9, `_` and `-`".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).map(|c| c.bench)
+    }
+
+    #[test]
+    fn only_the_address_is_required() {
+        let args = parse(&["--addr", "127.0.0.1:2222"]).unwrap();
+        assert_eq!(args.users, 10);
+        assert_eq!(args.pty_width, 250);
+        assert!(parse(&[]).is_err());
+    }
+
+    #[test]
+    fn bad_numbers_are_refused() {
+        let base = ["--addr", "127.0.0.1:2222"];
+        for bad in [
+            &["--rate", "0"][..],
+            &["--rate", "nan"],
+            &["--duration", "-1"],
+            &["--timeout", "0"],
+            &["--users", "0"],
+            &["--user-prefix", "a b"],
+            &["--bind-ips", "127.0.0.9-127.0.0.2"],
+        ] {
+            let args: Vec<&str> = base.iter().chain(bad).copied().collect();
+            assert!(parse(&args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bind_ips_take_lists_and_ranges() {
+        let list: IpList = "127.0.0.2-127.0.0.4, 127.0.1.1,::1".parse().unwrap();
+        assert_eq!(
+            list.to_string(),
+            "127.0.0.2,127.0.0.3,127.0.0.4,127.0.1.1,::1"
+        );
+        assert!("".parse::<IpList>().is_err());
+        assert!("::1-::2".parse::<IpList>().is_err());
+        assert!("10.0.0.0-10.255.255.255".parse::<IpList>().is_err());
+        assert!("localhost".parse::<IpList>().is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! The sending phase: the first `--senders` normal sessions type their lines on schedule.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::client::{self, Session};
+use super::progress::Progress;
+use super::run::{TICK, micros};
+use super::token::Token;
+use super::{BenchArgs, proc};
+
+/// What the senders did.
+#[derive(Default)]
+pub(super) struct Sent {
+    pub senders: u32,
+    /// Measured lines sent (warm-up lines are not counted).
+    pub lines: u64,
+    /// How late each measured line went out against its schedule, in microseconds.
+    pub lags_us: Vec<u64>,
+    pub errors: Vec<String>,
+    /// When the measured window began, and the server's reading then.
+    pub cpu_start: Option<(Instant, proc::Sample)>,
+}
+
+/// Has the first `--senders` normal sessions send their lines, spread evenly in time: sender
+/// `j` of `S` sends line `k` at `t0 + (k + j/S) / rate`.
+pub(super) async fn send_all(
+    args: &BenchArgs,
+    shared: &Arc<client::Shared>,
+    sessions: &[Arc<Session>],
+    stop: &CancellationToken,
+    progress: &mut Progress,
+) -> Sent {
+    let senders: Vec<Arc<Session>> = sessions
+        .iter()
+        .filter(|s| !s.spec.slow)
+        .take(args.senders as usize)
+        .cloned()
+        .collect();
+    let mut sent = Sent {
+        senders: senders.len() as u32,
+        ..Sent::default()
+    };
+    if senders.is_empty() || shared.lines_per_sender == 0 || stop.is_cancelled() {
+        return sent;
+    }
+    let t0 = Instant::now() + TICK;
+    let period = 1.0 / args.rate;
+    let measure_from = t0 + Duration::from_secs_f64(f64::from(shared.warmup_lines) * period);
+    let total_secs = f64::from(shared.lines_per_sender) * period;
+    let mut tasks = JoinSet::new();
+    for (j, session) in senders.iter().enumerate() {
+        let offset = j as f64 / senders.len() as f64;
+        let (session, shared, stop) = (Arc::clone(session), Arc::clone(shared), stop.clone());
+        tasks.spawn(async move { send_lines(&session, &shared, t0, period, offset, &stop).await });
+    }
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                None => break,
+                Some(Ok(one)) => {
+                    sent.lines += one.lines;
+                    sent.lags_us.extend(one.lags_us);
+                    sent.errors.extend(one.errors);
+                }
+                Some(Err(error)) => sent.errors.push(format!("send task: {error}")),
+            },
+            _ = tick.tick() => {}
+        }
+        if sent.cpu_start.is_none()
+            && Instant::now() >= measure_from
+            && let Some(pid) = args.server_pid
+            && let Ok(sample) = proc::sample(&pid.to_string())
+        {
+            sent.cpu_start = Some((Instant::now(), sample));
+        }
+        let elapsed = Instant::now().saturating_duration_since(t0).as_secs_f64();
+        progress.show(
+            "sending",
+            elapsed / total_secs,
+            &format!(
+                "{:.0}/{:.0} s, {} deliveries",
+                elapsed.min(total_secs),
+                total_secs,
+                shared.deliveries.load(Ordering::Relaxed)
+            ),
+        );
+    }
+    sent
+}
+
+/// What one sender did.
+#[derive(Default)]
+struct SenderLog {
+    lines: u64,
+    lags_us: Vec<u64>,
+    errors: Vec<String>,
+}
+
+async fn send_lines(
+    session: &Session,
+    shared: &client::Shared,
+    t0: Instant,
+    period: f64,
+    offset: f64,
+    stop: &CancellationToken,
+) -> SenderLog {
+    let mut log = SenderLog::default();
+    for seq in 0..shared.lines_per_sender {
+        let due = t0 + Duration::from_secs_f64((f64::from(seq) + offset) * period);
+        tokio::select! {
+            () = tokio::time::sleep_until(due.into()) => {}
+            () = stop.cancelled() => break,
+        }
+        let lag = Instant::now().saturating_duration_since(due);
+        let token = Token {
+            tag: shared.tag,
+            sender: session.spec.index,
+            seq,
+            sent_us: client::unix_micros(),
+        };
+        match session.send(&token.to_string(), shared.timeout).await {
+            Ok(()) if seq >= shared.warmup_lines => {
+                log.lines += 1;
+                log.lags_us.push(micros(lag));
+            }
+            Ok(()) => {}
+            Err(error) => {
+                log.errors.push(error.to_string());
+                if error == client::SendError::Closed {
+                    break;
+                }
+            }
+        }
+    }
+    log
+}

@@ -1,0 +1,162 @@
+//! `chat-cli bench` against a real `chat-cli serve` on loopback: a small load whose counting
+//! must add up exactly. This checks the bench's bookkeeping, not how fast anything is.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chat-cli");
+
+/// A child process that is killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `chat-cli serve` on a free loopback port and waits until it accepts connections.
+fn start_server(data_dir: &std::path::Path) -> (KillOnDrop, u16) {
+    // Another process may take the port between our probe and the server's bind: try again.
+    for _ in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("loopback has free ports")
+            .port();
+        let mut server = KillOnDrop(
+            Command::new(BIN)
+                .args([
+                    "serve",
+                    "--bind",
+                    &format!("127.0.0.1:{port}"),
+                    "--data-dir",
+                ])
+                .arg(data_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the chat-cli binary starts"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return (server, port);
+            }
+            if server.0.try_wait().expect("can poll the server").is_some() {
+                break; // it exited: most likely the port was taken
+            }
+            sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("chat-cli serve did not start listening");
+}
+
+/// Runs the bench to completion, killing it if it takes longer than `limit`.
+fn run_bench(args: &[&str], limit: Duration) -> Output {
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .arg("bench")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the chat-cli binary starts"),
+    );
+    // Read both pipes as the bench writes, so that neither can fill up and block it.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.0.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.0.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("can poll the bench") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chat-cli bench did not finish within {limit:?}"
+        );
+        sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("the reader thread does not panic"),
+        stderr: stderr.join().expect("the reader thread does not panic"),
+    }
+}
+
+#[test]
+fn bench_counts_every_line_at_every_other_session() {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let (_server, port) = start_server(data.path());
+    let addr = format!("127.0.0.1:{port}");
+    let output = run_bench(
+        &[
+            "--addr",
+            &addr,
+            "--users",
+            "4",
+            "--senders",
+            "2",
+            "--rate",
+            "5",
+            "--duration",
+            "2",
+            "--settle",
+            "10",
+            "--json",
+        ],
+        Duration::from_secs(90),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stderr}"));
+    let field = |name: &str| {
+        report[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no `{name}` in {report}"))
+    };
+    // 2 senders × 5 lines/s × 2 s, each line seen by the 3 sessions other than its sender.
+    // (10 lines in 2 s per sender stays within the hub's default flood limit.)
+    assert_eq!(field("lines_sent"), 2 * 5 * 2, "{report}");
+    assert_eq!(field("deliveries_expected"), 20 * 3, "{report}");
+    assert_eq!(field("deliveries_seen"), 20 * 3, "{report}");
+    assert_eq!(field("errors"), 0, "{report}");
+    assert_eq!(field("sessions_lost"), 0, "{report}");
+    assert_eq!(report["setup"]["ok"], 4, "{report}");
+    assert_eq!(report["delivery_latency"]["count"], 60, "{report}");
+    assert_eq!(report["interrupted"], false, "{report}");
+}
+
+#[test]
+fn bench_reports_a_server_that_is_not_there() {
+    // A port nothing listens on: every session fails to connect, counted, not a hang.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("loopback has free ports")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let output = run_bench(
+        &["--addr", &addr, "--users", "3", "--duration", "1", "--json"],
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success());
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the report is JSON");
+    assert_eq!(report["setup"]["failed"], 3, "{report}");
+    assert_eq!(report["errors"], 3, "{report}");
+    assert_eq!(report["lines_sent"], 0, "{report}");
+}
