@@ -5,7 +5,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chat_core::HubConfig;
 use std::sync::Arc;
 
 use chat_ssh::access::AccessFiles;
@@ -62,11 +61,10 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig, ServeError> {
     if let Some(path) = &args.host_key {
         config.host_key_path = path.clone();
     }
-    config.hub = HubConfig {
-        history_len: args.history as usize,
-        motd,
-        ..HubConfig::default()
-    };
+    // Set field by field: the server's defaults (such as gathering crowds' joins into one
+    // line) are not the bare hub's.
+    config.hub.history_len = args.history as usize;
+    config.hub.motd = motd;
     config.max_connections = args.max_connections as usize;
     config.max_per_ip = args.max_per_ip as usize;
     config.max_unauthenticated = args.max_unauthenticated as usize;
@@ -186,6 +184,33 @@ fn shutdown_on_signal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `serve` once replaced the server's hub settings with the bare hub's
+    /// defaults, which lost the gathering of joins into one line (and N² announcements
+    /// slowed every mass arrival).
+    #[test]
+    fn serve_keeps_the_server_defaults_it_does_not_set() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let cli = crate::cli::Cli::try_parse_from([
+            "chat-cli",
+            "serve",
+            "--data-dir",
+            data_dir,
+            "--history",
+            "7",
+        ])
+        .unwrap();
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        let config = server_config(&args).unwrap();
+        let defaults = ServerConfig::default();
+        assert_eq!(config.hub.presence_window, defaults.hub.presence_window);
+        assert!(config.hub.presence_window > chrono::TimeDelta::zero());
+        assert_eq!(config.hub.history_len, 7);
+    }
 
     #[test]
     fn motd_files_are_checked() {

@@ -69,7 +69,7 @@ impl Default for ServerConfig {
             hub: HubConfig {
                 // A crowd arriving at once (a restart, a reconnect) is announced in a few
                 // lines, not one per arrival to everyone.
-                presence_window: chrono::TimeDelta::milliseconds(250),
+                presence_window: chrono::TimeDelta::milliseconds(150),
                 ..HubConfig::default()
             },
             max_connections: 10_000,

@@ -274,7 +274,7 @@ impl Server {
 
 /// Lets the hub announce the joins and leaves it gathered, a few times a second.
 async fn tick(hub: SharedHub, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_millis(100));
+    let mut every = tokio::time::interval(Duration::from_millis(50));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {

@@ -400,8 +400,10 @@ impl Store for SqliteStore {
         let connection = self.connection.lock();
         let run = || -> rusqlite::Result<Profile> {
             let settings = connection
-                .query_row(
+                .prepare_cached(
                     "SELECT theme, timestamp, offset_minutes, quiet, last_room FROM profiles WHERE fingerprint = ?1",
+                )?
+                .query_row(
                     params![fingerprint],
                     |row| {
                         // Values this build does not know fall back to the defaults.
@@ -424,7 +426,9 @@ impl Store for SqliteStore {
                 .optional()?;
             let mut settings = settings.unwrap_or_default();
             settings.ignoring = connection
-                .prepare("SELECT ignored, name FROM ignores WHERE fingerprint = ?1 ORDER BY rowid")?
+                .prepare_cached(
+                    "SELECT ignored, name FROM ignores WHERE fingerprint = ?1 ORDER BY rowid",
+                )?
                 .query_map(params![fingerprint], |row| {
                     Ok(IgnoredKey {
                         fingerprint: row.get(0)?,
@@ -433,7 +437,7 @@ impl Store for SqliteStore {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let offline = connection
-                .prepare(
+                .prepare_cached(
                     "SELECT sender, body, at_ms FROM offline WHERE to_fingerprint = ?1 ORDER BY id",
                 )?
                 .query_map(params![fingerprint], |row| {

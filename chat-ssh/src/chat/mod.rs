@@ -130,69 +130,80 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
     // Set while the client is so far behind that what its typing would echo is discarded.
     let mut echo_skipped = false;
     let mut scratch = Vec::new();
-    let ending = loop {
-        let room = !output.is_backed_up();
-        if room && echo_skipped {
-            session.repaint(&mut out);
-            output.send(&mut out);
-            echo_skipped = false;
-        }
-        tokio::select! {
-            biased;
-            () = shared.shutdown.cancelled() => break Ending::ShuttingDown,
-            () = closed.cancelled() => break Ending::Closed,
-            () = output.stopped() => break Ending::Gone,
-            // Input is always taken, even from a client far behind on reading: the window
-            // adjustment that lets its output move may be queued behind this very input.
-            input = start.input.recv() => {
-                let out = if room {
-                    &mut out
-                } else {
-                    echo_skipped = true;
-                    scratch.clear();
-                    &mut scratch
-                };
-                let flow = match input {
-                    None => break Ending::Gone,
-                    Some(Input::Data(bytes)) => {
-                        // Typing faster than a person can is slowed down, not refused: while
-                        // this task waits, the client's input backs up to its own socket.
-                        let wait = typing.take_or_wait(Utc::now(), bytes.len() as f64);
-                        if let Ok(wait) = wait.to_std() && !wait.is_zero() {
-                            shared.metrics.input_throttled.inc();
-                            tokio::time::sleep(wait).await;
+    let ending = {
+        // What ends the session from outside, made once (not on every turn of the loop, where
+        // re-registering three wake-ups per event cost more than the event).
+        let stop = async {
+            tokio::select! {
+                biased;
+                () = shared.shutdown.cancelled() => Ending::ShuttingDown,
+                () = closed.cancelled() => Ending::Closed,
+                () = output.stopped() => Ending::Gone,
+            }
+        };
+        tokio::pin!(stop);
+        loop {
+            let room = !output.is_backed_up();
+            if room && echo_skipped {
+                session.repaint(&mut out);
+                output.send(&mut out);
+                echo_skipped = false;
+            }
+            tokio::select! {
+                biased;
+                ending = &mut stop => break ending,
+                // Input is always taken, even from a client far behind on reading: the window
+                // adjustment that lets its output move may be queued behind this very input.
+                input = start.input.recv() => {
+                    let out = if room {
+                        &mut out
+                    } else {
+                        echo_skipped = true;
+                        scratch.clear();
+                        &mut scratch
+                    };
+                    let flow = match input {
+                        None => break Ending::Gone,
+                        Some(Input::Data(bytes)) => {
+                            // Typing faster than a person can is slowed down, not refused: while
+                            // this task waits, the client's input backs up to its own socket.
+                            let wait = typing.take_or_wait(Utc::now(), bytes.len() as f64);
+                            if let Ok(wait) = wait.to_std() && !wait.is_zero() {
+                                shared.metrics.input_throttled.inc();
+                                tokio::time::sleep(wait).await;
+                            }
+                            session.feed(&bytes, Utc::now(), &mut Locked(&shared.hub), out)
                         }
-                        session.feed(&bytes, Utc::now(), &mut Locked(&shared.hub), out)
+                        Some(Input::Resize(size)) => {
+                            session.resize(size, out);
+                            Flow::Continue
+                        }
+                        Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), out),
+                    };
+                    for request in session.take_requests() {
+                        lookups::fulfil(&shared, &mut session, request, out).await;
                     }
-                    Some(Input::Resize(size)) => {
-                        session.resize(size, out);
-                        Flow::Continue
+                    if room {
+                        output.send(out);
                     }
-                    Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), out),
-                };
-                for request in session.take_requests() {
-                    lookups::fulfil(&shared, &mut session, request, out).await;
+                    if flow == Flow::Exit {
+                        // What the last lines caused is already in the outbox (`echo /who | ssh
+                        // host` must print the answer): show it before going.
+                        let batch: Vec<Arc<Event>> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+                        show(&shared, &mut session, &output, &batch, out).await;
+                        break Ending::Left;
+                    }
                 }
-                if room {
-                    output.send(out);
+                Some(first) = events.recv(), if room => {
+                    let mut batch = vec![first];
+                    batch.extend(std::iter::from_fn(|| events.try_recv().ok()).take(MAX_BATCH));
+                    show(&shared, &mut session, &output, &batch, &mut out).await;
+                    if events.is_empty() && refused.swap(false, Ordering::Relaxed) {
+                        shared.hub.lock().flush_missed(id, Utc::now());
+                    }
                 }
-                if flow == Flow::Exit {
-                    // What the last lines caused is already in the outbox (`echo /who | ssh
-                    // host` must print the answer): show it before going.
-                    let batch: Vec<Arc<Event>> = std::iter::from_fn(|| events.try_recv().ok()).collect();
-                    show(&shared, &mut session, &output, &batch, out).await;
-                    break Ending::Left;
-                }
+                () = output.drained(), if !room => {}
             }
-            Some(first) = events.recv(), if room => {
-                let mut batch = vec![first];
-                batch.extend(std::iter::from_fn(|| events.try_recv().ok()).take(MAX_BATCH));
-                show(&shared, &mut session, &output, &batch, &mut out).await;
-                if events.is_empty() && refused.swap(false, Ordering::Relaxed) {
-                    shared.hub.lock().flush_missed(id, Utc::now());
-                }
-            }
-            () = output.drained(), if !room => {}
         }
     };
 

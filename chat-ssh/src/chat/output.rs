@@ -9,8 +9,11 @@
 //! here and carries on; it stops taking more input and events only while the backlog is above
 //! a bound, which keeps memory per connection bounded.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -18,7 +21,7 @@ use russh::ChannelId;
 use russh::server::Handle;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::warn;
 
 /// Bytes queued for a client beyond which its chat task waits for them to go out.
@@ -35,6 +38,9 @@ enum Chunk {
 
 /// The chat task's end of the writer.
 pub(crate) struct Output {
+    /// For handing bytes straight to russh when nothing is queued (see `send`).
+    handle: Handle,
+    channel: ChannelId,
     chunks: mpsc::UnboundedSender<Chunk>,
     backlog: Arc<AtomicUsize>,
     drained: Arc<Notify>,
@@ -57,6 +63,7 @@ pub(crate) struct Target {
 
 impl Output {
     pub(crate) fn spawn(target: Target) -> Self {
+        let (handle, channel) = (target.handle.clone(), target.channel);
         let (chunks, receiver) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
         let drained = Arc::new(Notify::new());
@@ -73,6 +80,8 @@ impl Output {
             stopped.cancel();
         });
         Self {
+            handle,
+            channel,
             chunks,
             backlog,
             drained,
@@ -87,8 +96,26 @@ impl Output {
             return;
         }
         let bytes = std::mem::take(out);
+        if self.backlog.load(Ordering::Acquire) == 0 && self.try_send_now(&bytes) {
+            return;
+        }
         self.backlog.fetch_add(bytes.len(), Ordering::AcqRel);
         let _ = self.chunks.send(Chunk::Stdout(bytes));
+    }
+
+    /// Hands `bytes` to russh at once if it can take them without waiting, saving the writer
+    /// task a wake-up (most writes, since most clients read). Nothing is queued ahead of them
+    /// (the backlog is empty), so order is kept. If russh would have to wait, the attempt is
+    /// abandoned (a channel send that is dropped before it completes has sent nothing) and the
+    /// bytes go to the writer.
+    fn try_send_now(&self, bytes: &[u8]) -> bool {
+        let send = self
+            .handle
+            .data(self.channel, bytes::Bytes::copy_from_slice(bytes));
+        let mut send = std::pin::pin!(send);
+        let mut context = Context::from_waker(Waker::noop());
+        // Ready: sent, or the connection is gone (which the chat task learns from its input).
+        send.as_mut().poll(&mut context).is_ready()
     }
 
     /// Queues bytes for the client's standard error.
@@ -130,6 +157,9 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self) {
+        let kill = self.target.kill.clone();
+        let killed = kill.cancelled();
+        tokio::pin!(killed);
         let mut held: Option<Chunk> = None;
         loop {
             let chunk = match held.take() {
@@ -153,7 +183,7 @@ impl Writer {
                         }
                     }
                     let len = bytes.len();
-                    let sent = self.write(bytes).await;
+                    let sent = self.write(bytes, killed.as_mut()).await;
                     self.backlog.fetch_sub(len, Ordering::AcqRel);
                     // One waiter (the chat task); a stored permit means it cannot miss this.
                     self.drained.notify_one();
@@ -186,7 +216,7 @@ impl Writer {
 
     /// Sends bytes, waiting for the client's window but never past the stall limit or the
     /// connection being killed. False if the connection is gone (or was cut off now).
-    async fn write(&self, bytes: Vec<u8>) -> bool {
+    async fn write(&self, bytes: Vec<u8>, killed: Pin<&mut WaitForCancellationFuture<'_>>) -> bool {
         let t = &self.target;
         tokio::select! {
             sent = tokio::time::timeout(t.stall_timeout, t.handle.data(t.channel, bytes)) => match sent {
@@ -199,7 +229,7 @@ impl Writer {
                     false
                 }
             },
-            () = t.kill.cancelled() => false,
+            () = killed => false,
         }
     }
 }
