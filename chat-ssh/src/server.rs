@@ -355,7 +355,10 @@ impl Connection {
         );
         let stream = Killable::new(stream, kill.clone());
         let session = async {
-            let mut running = russh::server::run_stream(ssh_config, stream, handler).await?;
+            // Boxed: the handshake's future is large and lives only until the session task is
+            // spawned; inline, it would size this task for the life of the connection.
+            let handshake = Box::pin(russh::server::run_stream(ssh_config, stream, handler));
+            let mut running = handshake.await?;
             let handle = running.handle();
             tokio::select! {
                 result = &mut running => return result,

@@ -20,7 +20,9 @@ pub(super) struct History {
 impl History {
     pub(super) fn new(capacity: usize) -> Self {
         Self {
-            entries: VecDeque::with_capacity(capacity.min(128)),
+            // Allocated as lines are submitted: most sessions are idle, and 100 empty slots
+            // per member add up.
+            entries: VecDeque::new(),
             capacity,
             browsing: None,
             draft: String::new(),

@@ -136,7 +136,7 @@ impl KeyDecoder {
     pub fn new(max_paste_bytes: usize) -> Self {
         Self {
             state: State::Ground,
-            params: Vec::with_capacity(MAX_PARAM_BYTES),
+            params: Vec::new(),
             params_overflowed: false,
             after_cr: false,
             paste: None,

@@ -87,7 +87,9 @@ enum Ending {
 /// An interactive (PTY) or plain shell session, until the member leaves or the connection ends.
 pub(crate) async fn run_chat(mut start: ChatStart) {
     let shared = Arc::clone(&start.shared);
-    let profile = lookups::load_profile(&shared, start.fingerprint.as_deref()).await;
+    // Store lookups are boxed: their futures are large, and inline they would size this
+    // task (which lives as long as the member stays) for their brief moment.
+    let profile = Box::pin(lookups::load_profile(&shared, start.fingerprint.as_deref())).await;
     let (outbox, ends) = SshOutbox::channel(shared.config.outbox_capacity);
     let OutboxEnds {
         mut events,
@@ -181,7 +183,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                         Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), out),
                     };
                     for request in session.take_requests() {
-                        lookups::fulfil(&shared, &mut session, request, out).await;
+                        Box::pin(lookups::fulfil(&shared, &mut session, request, out)).await;
                     }
                     if room {
                         output.send(out);
