@@ -44,81 +44,81 @@ use thiserror::Error;
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// The server to load, as HOST:PORT. The bench connects to nothing else.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, env = "CHAT_BENCH_ADDR", value_name = "HOST:PORT")]
     pub addr: String,
 
     /// Sessions that log in and listen; the first SENDERS of them also talk.
-    #[arg(long, default_value_t = 10, value_name = "N",
+    #[arg(long, env = "CHAT_BENCH_USERS", default_value_t = 10, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub users: u32,
 
     /// How many of the users send lines.
-    #[arg(long, default_value_t = 1, value_name = "S",
+    #[arg(long, env = "CHAT_BENCH_SENDERS", default_value_t = 1, value_name = "S",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub senders: u32,
 
     /// Lines per second from each sender.
-    #[arg(long, default_value_t = 1.0, value_name = "R", value_parser = rate)]
+    #[arg(long, env = "CHAT_BENCH_RATE", default_value_t = 1.0, value_name = "R", value_parser = rate)]
     pub rate: f64,
 
     /// Seconds of sending that are measured.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = seconds)]
+    #[arg(long, env = "CHAT_BENCH_DURATION", default_value_t = 10.0, value_name = "SECONDS", value_parser = seconds)]
     pub duration: f64,
 
     /// Seconds of sending before the measured part (not counted).
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = seconds)]
+    #[arg(long, env = "CHAT_BENCH_WARMUP", default_value_t = 0.0, value_name = "SECONDS", value_parser = seconds)]
     pub warmup: f64,
 
     /// Sessions setting up (TCP connect to first output) at once.
-    #[arg(long, default_value_t = 100, value_name = "C",
+    #[arg(long, env = "CHAT_BENCH_CONNECT_CONCURRENCY", default_value_t = 100, value_name = "C",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub connect_concurrency: u32,
 
     /// Extra sessions that log in and then stop reading their TCP stream.
-    #[arg(long, default_value_t = 0, value_name = "K",
+    #[arg(long, env = "CHAT_BENCH_SLOW_READERS", default_value_t = 0, value_name = "K",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub slow_readers: u32,
 
     /// The SSH window, in bytes, that slow readers advertise. The server may send this much
     /// before it has to wait for them; OpenSSH advertises 2 MiB, which takes a chat room minutes
     /// to fill, so the default is small enough to be hit within seconds.
-    #[arg(long, default_value_t = 16_384, value_name = "BYTES",
+    #[arg(long, env = "CHAT_BENCH_SLOW_WINDOW", default_value_t = 16_384, value_name = "BYTES",
           value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
     pub slow_window: u32,
 
     /// The server's process id (on this machine): report its CPU time per delivery and
     /// memory per session from /proc.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, env = "CHAT_BENCH_SERVER_PID", value_name = "PID")]
     pub server_pid: Option<u32>,
 
     /// Print one JSON object instead of the human summary.
-    #[arg(long)]
+    #[arg(long, env = "CHAT_BENCH_JSON")]
     pub json: bool,
 
     /// The PTY width each session asks for: wide, so that no line wraps inside a token.
-    #[arg(long, default_value_t = 250, value_name = "COLUMNS",
+    #[arg(long, env = "CHAT_BENCH_PTY_WIDTH", default_value_t = 250, value_name = "COLUMNS",
           value_parser = clap::value_parser!(u32).range(40..=10_000))]
     pub pty_width: u32,
 
     /// Local addresses to connect from, taken in turn, to spread sessions over per-IP limits:
     /// addresses and IPv4 ranges separated by commas, e.g. 127.0.0.2-127.0.0.50,127.0.1.1.
-    #[arg(long, value_name = "LIST")]
+    #[arg(long, env = "CHAT_BENCH_BIND_IPS", value_name = "LIST")]
     pub bind_ips: Option<IpList>,
 
     /// Session names are this prefix and the session's number.
-    #[arg(long, default_value = "bench", value_name = "PREFIX", value_parser = user_prefix)]
+    #[arg(long, env = "CHAT_BENCH_USER_PREFIX", default_value = "bench", value_name = "PREFIX", value_parser = user_prefix)]
     pub user_prefix: String,
 
     /// Seconds each step may take: TCP connect, handshake, login, shell, first output, a send.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    #[arg(long, env = "CHAT_BENCH_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub timeout: f64,
 
     /// Seconds to wait after the last line for deliveries still on their way.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = seconds)]
+    #[arg(long, env = "CHAT_BENCH_DRAIN", default_value_t = 5.0, value_name = "SECONDS", value_parser = seconds)]
     pub drain: f64,
 
     /// Most seconds to wait, once all sessions are in, for the server to go quiet.
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = seconds)]
+    #[arg(long, env = "CHAT_BENCH_SETTLE", default_value_t = 60.0, value_name = "SECONDS", value_parser = seconds)]
     pub settle: f64,
 }
 
