@@ -185,6 +185,12 @@ fn a_ban_survives_a_restart_by_key_and_by_address() {
     assert_eq!(out.status.code(), Some(255), "the address stays banned");
     let (_, _, status) = exec(&server, "someone", &Identity::Keyless, "/who");
     assert!(status.success(), "other addresses are fine");
+
+    let (out, _, status) = exec(&server, "op", &op_key, "/unban bob");
+    assert!(status.success(), "{out}");
+    assert!(out.contains("bob is no longer banned"), "{out}");
+    let (_, _, status) = exec(&server, "bob", &bob_key, "/who");
+    assert!(status.success(), "an unbanned key gets in again");
 }
 
 #[test]

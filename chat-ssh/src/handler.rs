@@ -245,6 +245,7 @@ impl russh::server::Handler for ConnectionHandler {
         self.shared.metrics.authenticated("publickey", true);
         info!(parent: &self.span, user, %fingerprint, method = "publickey", "authenticated");
         self.user = user.to_owned();
+        self.span.record("fingerprint", fingerprint.as_str());
         self.fingerprint = Some(fingerprint);
         Ok(Auth::Accept)
     }

@@ -92,7 +92,9 @@ impl PersistLink {
             return;
         }
         let mut committed = self.committed.clone();
-        let wait = committed.wait_for(|&c| c >= target);
+        // Woken by each commit, and by the writer when the store starts failing.
+        let degraded = Arc::clone(&self.degraded);
+        let wait = committed.wait_for(|&c| c >= target || degraded.load(Ordering::Relaxed));
         if tokio::time::timeout(COMMIT_WAIT, wait).await.is_err() {
             warn!(
                 target,
@@ -188,7 +190,11 @@ impl Writer {
                 }
                 Ok(Err(e)) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
-                    self.degraded.store(true, Ordering::Relaxed);
+                    if !self.degraded.swap(true, Ordering::Relaxed) {
+                        // Wake deliveries waiting for a commit that will not come soon.
+                        let at = *self.committed.borrow();
+                        self.committed.send_replace(at);
+                    }
                     error!(error = %e, waiting = backlog.len(), retry_in = ?backoff, "cannot write to the store; chat goes on, will retry");
                     if backlog.len() > MAX_BACKLOG {
                         let dropped = backlog.len() - MAX_BACKLOG;

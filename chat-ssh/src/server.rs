@@ -233,7 +233,8 @@ impl Server {
     }
 
     fn accept(&self, stream: TcpStream, peer: SocketAddr, id: u64) {
-        let span = info_span!("conn", id, peer = %peer);
+        // The key's fingerprint joins the span once the client proves it.
+        let span = info_span!("conn", id, peer = %peer, fingerprint = tracing::field::Empty);
         let kill = self.shared.kill_all.child_token();
         let banned = self
             .shared
