@@ -74,15 +74,9 @@ fn a_bad_access_file_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();
     let admins = dir.path().join("admins");
     std::fs::write(&admins, "# ok\nssh-ed25519 not-a-key\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .arg("--admins")
-        .arg(&admins)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) =
+        support::serve_failure(dir.path(), &["--admins".as_ref(), admins.as_os_str()]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!("{}:2:", admins.display())),
         "names file and line: {stderr}"

@@ -3,10 +3,9 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use support::{Identity, PlainSession, ServerProcess, exec, fingerprint, make_key};
+use support::{Identity, PlainSession, ServerProcess, exec, fingerprint, make_key, serve_failure};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -168,13 +167,8 @@ fn a_corrupt_database_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("chat.db");
     std::fs::write(&database, vec![0x5a_u8; 16 * 1024]).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = serve_failure(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("corrupt"), "{stderr}");
     assert!(
         stderr.contains(&database.display().to_string()),
@@ -191,12 +185,7 @@ fn a_corrupt_database_is_a_clear_startup_error() {
 fn a_second_server_on_the_same_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _first = ServerProcess::start(dir.path(), &[]);
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = serve_failure(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("locked by another process"), "{stderr}");
 }

@@ -110,6 +110,21 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Runs `chat-cli serve` on `data_dir` expecting it not to start; returns its exit code and
+/// what it printed on stderr.
+pub fn serve_failure(data_dir: &Path, extra: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .output()
+        .expect("the chat-cli binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// An SSH identity for the OpenSSH client: a key file, or none.
 #[derive(Debug, Clone)]
 pub enum Identity {

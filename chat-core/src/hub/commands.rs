@@ -51,22 +51,14 @@ pub(super) fn submit<O: Outbox, J: Journal>(
                         exit = true;
                         Ok(None)
                     }
-                    Ok(Command::Reload) if hub.members[&id].op => {
-                        request = Some(Request::Reload);
-                        super::moderation::execute(hub, id, Command::Reload, now)
+                    Ok(command) => {
+                        let wanted = edge_request(hub, id, &command);
+                        let reply = execute(hub, id, command, now);
+                        if reply.is_ok() {
+                            request = wanted;
+                        }
+                        reply
                     }
-                    Ok(Command::History(limit)) => {
-                        let key = hub.members[&id].room.clone();
-                        let room = hub.room_name(&key);
-                        request = Some(Request::History {
-                            room,
-                            limit: limit
-                                .unwrap_or(DEFAULT_HISTORY_QUERY)
-                                .min(MAX_HISTORY_QUERY),
-                        });
-                        Ok(None)
-                    }
-                    Ok(command) => execute(hub, id, command, now),
                 }
             } else {
                 hub.stats.rate_limited += 1;
@@ -94,6 +86,25 @@ pub(super) fn submit<O: Outbox, J: Journal>(
         }
     };
     outcome(hub, id, exit, failed, request)
+}
+
+/// What the edge must do for a command the hub cannot finish itself (it still runs through
+/// `execute`, which checks who may use it).
+fn edge_request<O: Outbox, J: Journal>(
+    hub: &Hub<O, J>,
+    id: MemberId,
+    command: &Command,
+) -> Option<Request> {
+    match command {
+        Command::History(limit) => Some(Request::History {
+            room: hub.room_name(&hub.members[&id].room),
+            limit: limit
+                .unwrap_or(DEFAULT_HISTORY_QUERY)
+                .min(MAX_HISTORY_QUERY),
+        }),
+        Command::Reload => Some(Request::Reload),
+        _ => None,
+    }
 }
 
 fn outcome<O: Outbox, J: Journal>(

@@ -73,6 +73,7 @@ impl<O: Outbox> Member<O> {
         room: String,
         outbox: O,
         visible: bool,
+        lines: TokenBucket,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -91,7 +92,7 @@ impl<O: Outbox> Member<O> {
             ip: None,
             op: false,
             muted: false,
-            lines: TokenBucket::new(0.0, 0.0),
+            lines,
             throttled: false,
         }
     }

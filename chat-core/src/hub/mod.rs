@@ -420,6 +420,10 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             name::fold(LOBBY),
             outbox,
             request.visible,
+            TokenBucket::new(
+                f64::from(self.config.line_burst),
+                self.config.lines_per_second,
+            ),
             now,
         );
         member.prefs = profile.settings.prefs;
@@ -427,10 +431,6 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         member.op = fingerprint
             .as_deref()
             .is_some_and(|fp| self.is_operator_key(fp));
-        member.lines = TokenBucket::new(
-            f64::from(self.config.line_burst),
-            self.config.lines_per_second,
-        );
         member.ignoring = profile
             .settings
             .ignoring
