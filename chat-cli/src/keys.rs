@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use chat_ssh::keyfile;
+use chat_ssh::chat_server::keyfile;
 use russh::keys::ssh_key::public::KeyData;
 use russh::keys::{PrivateKey, PublicKey};
 

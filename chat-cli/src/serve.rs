@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use chat_ssh::access::AccessFiles;
+use chat_ssh::chat_server::access::AccessFiles;
 use chat_ssh::chat_store::{Retention, SqliteStore, StoreError};
-use chat_ssh::{CancellationToken, Reloader, Server, ServerConfig, ServerError};
+use chat_ssh::{
+    CancellationToken, Reloader, Runtime, RuntimeConfig, Server, ServerConfig, ServerError,
+};
 use thiserror::Error;
 use tracing::info;
 
@@ -47,28 +49,37 @@ pub enum ServeError {
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     logging::init(args.log_format, args.verbose);
     let config = server_config(&args)?;
+    let runtime_config = runtime_config(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    runtime.block_on(serve(args.bind, args.metrics_bind, config))?;
+    runtime.block_on(serve(args.bind, args.metrics_bind, config, runtime_config))?;
     Ok(())
 }
 
+/// The SSH front-end's settings.
 fn server_config(args: &ServeArgs) -> Result<ServerConfig, ServeError> {
-    let motd = args.motd.as_deref().map(read_motd).transpose()?;
     let mut config = ServerConfig::with_data_dir(&args.data_dir);
     if let Some(path) = &args.host_key {
         config.host_key_path = path.clone();
     }
-    // Set field by field: the server's defaults (such as gathering crowds' joins into one
-    // line) are not the bare hub's.
-    config.hub.history_len = args.history as usize;
-    config.hub.motd = motd;
     config.max_connections = args.max_connections as usize;
     config.max_per_ip = args.max_per_ip as usize;
     config.max_unauthenticated = args.max_unauthenticated as usize;
     config.max_new_per_ip_per_minute = args.max_new_per_ip;
+    config.auth_timeout = Duration::from_secs(args.auth_timeout);
+    Ok(config)
+}
+
+/// The settings of the chat every front-end shares, with its store opened.
+fn runtime_config(args: &ServeArgs) -> Result<RuntimeConfig, ServeError> {
+    let motd = args.motd.as_deref().map(read_motd).transpose()?;
+    let mut config = RuntimeConfig::default();
+    // Set field by field: the server's defaults (such as gathering crowds' joins into one
+    // line) are not the bare hub's.
+    config.hub.history_len = args.history as usize;
+    config.hub.motd = motd;
     config.hub.line_burst = args.line_burst;
     config.hub.lines_per_second = args.lines_per_second;
     config.log_messages = args.log_messages;
@@ -76,7 +87,6 @@ fn server_config(args: &ServeArgs) -> Result<ServerConfig, ServeError> {
         admins: args.admins.clone(),
         allowlist: args.allowlist.clone(),
     };
-    config.auth_timeout = Duration::from_secs(args.auth_timeout);
     config.retention = Retention {
         lines_per_room: args.retain_lines as usize,
         max_age: args
@@ -127,8 +137,10 @@ async fn serve(
     bind: std::net::SocketAddr,
     metrics_bind: Option<std::net::SocketAddr>,
     config: ServerConfig,
+    runtime_config: RuntimeConfig,
 ) -> Result<(), ServeError> {
-    let server = Server::new(config)?;
+    let runtime = Runtime::new(runtime_config).map_err(ServerError::from)?;
+    let server = Server::new(config, runtime)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|source| ServeError::Bind { addr: bind, source })?;
@@ -205,8 +217,8 @@ mod tests {
         let crate::cli::Command::Serve(args) = cli.command else {
             panic!("not serve")
         };
-        let config = server_config(&args).unwrap();
-        let defaults = ServerConfig::default();
+        let config = runtime_config(&args).unwrap();
+        let defaults = RuntimeConfig::default();
         assert_eq!(config.hub.presence_window, defaults.hub.presence_window);
         assert!(config.hub.presence_window > chrono::TimeDelta::zero());
         assert_eq!(config.hub.history_len, 7);

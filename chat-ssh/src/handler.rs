@@ -90,11 +90,12 @@ impl ConnectionHandler {
     /// allowlist it is not on.
     fn refusal_for(&self, fingerprint: Option<&str>) -> Option<String> {
         let now = chrono::Utc::now();
-        if let Some(ban) = self
-            .shared
-            .hub
-            .lock()
-            .ban_for(fingerprint, Some(self.peer.ip()), now)
+        if let Some(ban) =
+            self.shared
+                .runtime
+                .hub
+                .lock()
+                .ban_for(fingerprint, Some(self.peer.ip()), now)
         {
             let until = ban.until.map_or_else(
                 || "for good".to_owned(),
@@ -105,7 +106,7 @@ impl ConnectionHandler {
                 ban.reason
             ));
         }
-        let access = self.shared.access.read();
+        let access = self.shared.runtime.access.read();
         match fingerprint {
             Some(fp) if !access.admits_key(fp) => Some(format!(
                 "This chat server admits only listed keys, and yours ({fp}) is not on its allowlist. \
@@ -167,10 +168,12 @@ impl ConnectionHandler {
         let task = match what {
             Start::Shell => self
                 .shared
+                .runtime
                 .tracker
                 .spawn(chat::run_chat(start).instrument(self.span.clone())),
             Start::Exec(command) => self
                 .shared
+                .runtime
                 .tracker
                 .spawn(chat::run_exec(start, command).instrument(self.span.clone())),
         };
@@ -237,12 +240,15 @@ impl russh::server::Handler for ConnectionHandler {
         }
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
         if let Some(refusal) = self.refusal_for(Some(&fingerprint)) {
-            self.shared.metrics.authenticated("publickey", false);
+            self.shared
+                .runtime
+                .metrics
+                .authenticated("publickey", false);
             info!(parent: &self.span, user, %fingerprint, %refusal, "refused a key");
             self.refusal = Some(refusal);
             return Ok(self.reject());
         }
-        self.shared.metrics.authenticated("publickey", true);
+        self.shared.runtime.metrics.authenticated("publickey", true);
         info!(parent: &self.span, user, %fingerprint, method = "publickey", "authenticated");
         self.user = user.to_owned();
         self.span.record("fingerprint", fingerprint.as_str());
@@ -267,6 +273,7 @@ impl russh::server::Handler for ConnectionHandler {
                 });
             }
             self.shared
+                .runtime
                 .metrics
                 .authenticated("keyboard-interactive", false);
             info!(parent: &self.span, user, %refusal, "refused");
@@ -278,6 +285,7 @@ impl russh::server::Handler for ConnectionHandler {
         }
         // No questions: a keyless user joins with an unverified name.
         self.shared
+            .runtime
             .metrics
             .authenticated("keyboard-interactive", true);
         info!(parent: &self.span, user, method = "keyboard-interactive", "authenticated without a key");
@@ -290,6 +298,7 @@ impl russh::server::Handler for ConnectionHandler {
         self.authenticated.store(true, Ordering::Release);
         self.handshake = None;
         self.shared
+            .runtime
             .metrics
             .handshake_seconds
             .observe(self.accepted_at.elapsed().as_secs_f64());

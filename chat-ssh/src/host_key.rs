@@ -92,6 +92,18 @@ pub fn fingerprint(key: &PrivateKey) -> String {
     key.public_key().fingerprint(HashAlg::Sha256).to_string()
 }
 
+/// The key's public half as an OpenSSH line without a comment (`ssh-ed25519 AAAA…`), as a
+/// `known_hosts` line needs it.
+pub fn public_openssh(key: &PrivateKey) -> String {
+    let mut public = key.public_key().clone();
+    public.set_comment("");
+    public
+        .to_openssh()
+        .unwrap_or_else(|_| String::new())
+        .trim()
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,14 +4,14 @@
 //! (authentication policy, and forwarding of what arrives) and, once it asks for a shell or a
 //! command, one task that owns its [`chat_core::Session`] (the spoke). The only state shared
 //! between connections is the [`chat_core::Hub`] behind one mutex, never held across an
-//! `.await`.
+//! `.await`, in the [`Runtime`] that every front-end shares (`chat-server`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use chat_ssh::{Server, ServerConfig};
+//! use chat_ssh::{RuntimeConfig, Server, ServerConfig};
 //! use tokio_util::sync::CancellationToken;
 //!
-//! let server = Server::new(ServerConfig::with_data_dir("./data"))?;
+//! let server = Server::standalone(ServerConfig::with_data_dir("./data"), RuntimeConfig::default())?;
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:2222").await?;
 //! let shutdown = CancellationToken::new();
 //! server.run(listener, shutdown).await;
@@ -23,20 +23,17 @@
 //! keyboard-interactive with no questions, as an unverified name. The SSH username is the
 //! first nick.
 
-pub mod access;
 mod chat;
 pub mod config;
 mod handler;
 pub mod host_key;
-pub mod hub;
-pub mod keyfile;
 mod kill;
 pub mod limits;
-pub mod metrics;
-pub mod persist;
 mod server;
 
-pub use chat_store;
+pub use chat_server;
+pub use chat_server::chat_store;
+pub use chat_server::{Runtime, RuntimeConfig};
 pub use config::ServerConfig;
 pub use server::{MetricsHandle, Reloader, Server, ServerError};
 pub use tokio_util::sync::CancellationToken;

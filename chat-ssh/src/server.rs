@@ -5,66 +5,47 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chat_core::Hub;
-use parking_lot::{Mutex, RwLock};
+use chat_server::Runtime;
+use chat_server::hub::SharedHub;
+use chat_server::keyfile::KeyFileError;
+use chat_server::metrics::Reading;
 use russh::keys::PrivateKey;
 use russh::{MethodKind, MethodSet};
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::access::AccessList;
 use crate::config::ServerConfig;
 use crate::handler::ConnectionHandler;
 use crate::host_key::{self, HostKeyError, Origin};
-use crate::hub::SharedHub;
-use crate::keyfile::KeyFileError;
 use crate::kill::Killable;
 use crate::limits::{ConnectionLimits, ConnectionSlot, HandshakeSlot, LimitConfig, Refusal};
-use crate::metrics::{Metrics, Reading};
-use crate::persist::{self, EdgeJournal, PersistLink, Writer};
-use chat_store::StoreError;
 
 #[derive(Debug, Error)]
 pub enum ServerError {
     #[error(transparent)]
     HostKey(#[from] HostKeyError),
-    #[error("cannot load what the store remembers: {0}")]
-    Store(#[from] StoreError),
     #[error(transparent)]
-    Access(#[from] KeyFileError),
+    Runtime(#[from] chat_server::RuntimeError),
 }
 
-/// What every connection's tasks share.
+/// What every connection's tasks share: the runtime all front-ends share, and this
+/// front-end's own settings.
 pub(crate) struct Shared {
+    pub runtime: Arc<Runtime>,
     pub config: ServerConfig,
-    pub hub: SharedHub,
-    /// Cancelled when the server starts shutting down: sessions say goodbye.
-    pub shutdown: CancellationToken,
-    /// Cancelled when the grace period is over: every connection is cut off.
-    pub kill_all: CancellationToken,
-    /// Every task the server spawned, so shutdown can wait for them.
-    pub tracker: TaskTracker,
-    /// The store's progress, for holding back lines until they are stored.
-    pub persist: Option<PersistLink>,
-    /// The allowlist and admins, as last read.
-    pub access: RwLock<AccessList>,
-    pub metrics: Arc<Metrics>,
 }
 
 /// An SSH chat server, ready to [`run`](Server::run) on a listener.
 pub struct Server {
     shared: Arc<Shared>,
-    /// The store's writer, started by `run`.
-    writer: Option<Writer>,
-    /// Batches the writer failed to store, counted.
-    store_failures: Arc<AtomicU64>,
     ssh_config: Arc<russh::server::Config>,
     limits: Arc<ConnectionLimits>,
     host_fingerprint: String,
+    /// The host key's public half in OpenSSH format, for `known_hosts` lines.
+    host_public_key: String,
 }
 
 impl std::fmt::Debug for Server {
@@ -76,10 +57,12 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Loads (or makes) the host key and sets up the hub. Nothing listens yet.
-    pub fn new(config: ServerConfig) -> Result<Self, ServerError> {
+    /// Loads (or makes) the host key; the chat itself is `runtime`, which other front-ends
+    /// may share. Nothing listens yet.
+    pub fn new(config: ServerConfig, runtime: Arc<Runtime>) -> Result<Self, ServerError> {
         let (key, origin) = host_key::load_or_generate(&config.host_key_path)?;
         let host_fingerprint = host_key::fingerprint(&key);
+        let host_public_key = host_key::public_openssh(&key);
         match origin {
             Origin::Generated => {
                 info!(path = %config.host_key_path.display(), fingerprint = %host_fingerprint, "generated a new host key")
@@ -95,52 +78,23 @@ impl Server {
             max_new_per_ip_per_minute: config.max_new_per_ip_per_minute,
             max_unauthenticated: config.max_unauthenticated,
         });
-        let access = AccessList::load(&config.access)?;
-        info!(access = %access.summary(), "read the access files");
-        let (mut hub, persist, writer) = match &config.store {
-            None => (
-                Hub::with_journal(
-                    config.hub.clone(),
-                    EdgeJournal::disabled(config.log_messages),
-                ),
-                None,
-                None,
-            ),
-            Some(store) => {
-                let rooms = config.hub.max_idle_rooms + 1;
-                let snapshot = store.snapshot(config.hub.history_len, rooms)?;
-                info!(
-                    claims = snapshot.claims.len(),
-                    lines = snapshot.history.len(),
-                    "restored from the store"
-                );
-                let (journal, link, writer) =
-                    persist::connect(Arc::clone(store), config.retention, config.log_messages);
-                let mut hub = Hub::with_journal(config.hub.clone(), journal);
-                hub.restore(snapshot);
-                (hub, Some(link), Some(writer))
-            }
-        };
-        hub.set_admins(access.admins.clone());
-        let shared = Arc::new(Shared {
-            metrics: Metrics::new(),
-            access: RwLock::new(access),
-            hub: Arc::new(Mutex::new(hub)),
-            config,
-            shutdown: CancellationToken::new(),
-            kill_all: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-            persist,
-        });
-        let store_failures = writer.as_ref().map_or_else(Arc::default, Writer::failures);
+        let shared = Arc::new(Shared { runtime, config });
         Ok(Self {
             shared,
-            writer,
-            store_failures,
             ssh_config,
             limits,
             host_fingerprint,
+            host_public_key,
         })
+    }
+
+    /// A server with a runtime of its own, made from `runtime` settings: for tests and
+    /// embedders that run only the SSH front-end.
+    pub fn standalone(
+        config: ServerConfig,
+        runtime: chat_server::RuntimeConfig,
+    ) -> Result<Self, ServerError> {
+        Self::new(config, Runtime::new(runtime)?)
     }
 
     /// The SHA256 fingerprint of the host key, as `ssh-keygen -l` shows it.
@@ -148,9 +102,19 @@ impl Server {
         &self.host_fingerprint
     }
 
+    /// The host key's public half (`ssh-ed25519 AAAA…`), for a `known_hosts` line.
+    pub fn host_public_key(&self) -> &str {
+        &self.host_public_key
+    }
+
+    /// The runtime this server is a front-end of.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        Arc::clone(&self.shared.runtime)
+    }
+
     /// The hub, for an embedder that wants to look inside (tests, metrics).
     pub fn hub(&self) -> SharedHub {
-        Arc::clone(&self.shared.hub)
+        Arc::clone(&self.shared.runtime.hub)
     }
 
     /// What renders the metrics for a scrape, usable after `run` has taken the server.
@@ -158,19 +122,18 @@ impl Server {
         MetricsHandle {
             shared: Arc::clone(&self.shared),
             limits: Arc::clone(&self.limits),
-            store_failures: Arc::clone(&self.store_failures),
         }
     }
 
     /// Something that re-reads the access files on demand (for SIGHUP), usable after `run`
     /// has taken the server.
     pub fn reloader(&self) -> Reloader {
-        Reloader(Arc::clone(&self.shared))
+        Reloader(Arc::clone(&self.shared.runtime))
     }
 
     /// How many batches of records the store failed to write (each is retried).
     pub fn store_failures(&self) -> u64 {
-        self.store_failures.load(Ordering::Relaxed)
+        self.shared.runtime.store_failures()
     }
 
     /// The connection limits and what is in use.
@@ -178,16 +141,16 @@ impl Server {
         Arc::clone(&self.limits)
     }
 
-    /// Accepts connections until `shutdown` is cancelled; then tells every session the server
-    /// is going down, closes them, and returns once they are gone (cutting off any that do not
-    /// go within the grace period).
-    pub async fn run(mut self, listener: TcpListener, shutdown: CancellationToken) {
-        let writer = self.writer.take().map(|w| tokio::spawn(w.run()));
-        let ticker = tokio::spawn(tick(Arc::clone(&self.shared.hub), shutdown.clone()));
+    /// Accepts connections until `shutdown` is cancelled; then closes the runtime (every
+    /// session is told the server is going down and closed, cutting off any that do not go
+    /// within the grace period) and returns once that is done.
+    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) {
+        self.shared.runtime.start();
         let next_id = AtomicU64::new(1);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                () = self.shared.runtime.shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let id = next_id.fetch_add(1, Ordering::Relaxed);
@@ -202,42 +165,16 @@ impl Server {
             }
         }
         drop(listener);
-        ticker.abort();
-        info!("shutting down: closing sessions");
-        self.shared.shutdown.cancel();
-        self.shared.tracker.close();
-        let grace = self.shared.config.shutdown_grace;
-        if tokio::time::timeout(grace, self.shared.tracker.wait())
-            .await
-            .is_err()
-        {
-            warn!(
-                ?grace,
-                "sessions still open after the grace period; cutting them off"
-            );
-            self.shared.kill_all.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.tracker.wait()).await;
-        }
-        if let Some(writer) = writer {
-            // Closing the journal lets the writer finish what is queued, then stop.
-            let log_messages = self.shared.config.log_messages;
-            *self.shared.hub.lock().journal_mut() = EdgeJournal::disabled(log_messages);
-            if tokio::time::timeout(Duration::from_secs(10), writer)
-                .await
-                .is_err()
-            {
-                warn!("the store did not finish writing within 10 s");
-            }
-        }
-        info!("shut down");
+        self.shared.runtime.close().await;
     }
 
     fn accept(&self, stream: TcpStream, peer: SocketAddr, id: u64) {
         // The key's fingerprint joins the span once the client proves it.
         let span = info_span!("conn", id, peer = %peer, fingerprint = tracing::field::Empty);
-        let kill = self.shared.kill_all.child_token();
+        let kill = self.shared.runtime.kill_all.child_token();
         let banned = self
             .shared
+            .runtime
             .hub
             .lock()
             .ban_for(None, Some(peer.ip()), chrono::Utc::now())
@@ -249,14 +186,15 @@ impl Server {
         };
         match admitted {
             Err(refusal) => {
-                self.shared.metrics.refused(refusal.as_str());
+                self.shared.runtime.metrics.refused(refusal.as_str());
                 info!(parent: &span, reason = refusal.as_str(), "refused connection");
                 self.shared
+                    .runtime
                     .tracker
                     .spawn(refuse(stream, refusal).instrument(span));
             }
             Ok((slot, handshake)) => {
-                self.shared.metrics.connections_accepted.inc();
+                self.shared.runtime.metrics.connections_accepted.inc();
                 let connection = Connection {
                     shared: Arc::clone(&self.shared),
                     ssh_config: Arc::clone(&self.ssh_config),
@@ -267,20 +205,11 @@ impl Server {
                     kill,
                     span: span.clone(),
                 };
-                self.shared.tracker.spawn(connection.run().instrument(span));
+                self.shared
+                    .runtime
+                    .tracker
+                    .spawn(connection.run().instrument(span));
             }
-        }
-    }
-}
-
-/// Lets the hub announce the joins and leaves it gathered, a few times a second.
-async fn tick(hub: SharedHub, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_millis(50));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => hub.lock().tick(chrono::Utc::now()),
         }
     }
 }
@@ -345,7 +274,7 @@ impl Connection {
         } = self;
         let authenticated = Arc::new(AtomicBool::new(false));
         let auth_timeout = shared.config.auth_timeout;
-        let shutdown = shared.shutdown.clone();
+        let shutdown = shared.runtime.shutdown.clone();
         let handler = ConnectionHandler::new(
             shared,
             peer,
@@ -402,7 +331,7 @@ impl Connection {
 
 /// Re-reads the admins and allowlist files.
 #[derive(Clone)]
-pub struct Reloader(Arc<Shared>);
+pub struct Reloader(Arc<Runtime>);
 
 impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -418,23 +347,11 @@ impl Reloader {
     }
 }
 
-impl Shared {
-    pub(crate) fn reload(&self) -> Result<String, KeyFileError> {
-        let access = AccessList::load(&self.config.access)?;
-        let summary = access.summary();
-        self.hub.lock().set_admins(access.admins.clone());
-        *self.access.write() = access;
-        info!(access = %summary, "reloaded the access files");
-        Ok(summary)
-    }
-}
-
 /// Renders the server's metrics in the Prometheus text format.
 #[derive(Clone)]
 pub struct MetricsHandle {
     shared: Arc<Shared>,
     limits: Arc<ConnectionLimits>,
-    store_failures: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for MetricsHandle {
@@ -448,15 +365,15 @@ impl MetricsHandle {
     pub fn render(&self) -> String {
         let (connections_open, unauthenticated) = self.limits.in_use();
         let (hub, rooms) = {
-            let hub = self.shared.hub.lock();
+            let hub = self.shared.runtime.hub.lock();
             (hub.stats(), hub.room_sizes())
         };
-        self.shared.metrics.render(Reading {
+        self.shared.runtime.metrics.render(Reading {
             connections_open,
             unauthenticated,
             handshakes_evicted: self.limits.evicted(),
             hub,
-            store_failures: self.store_failures.load(Ordering::Relaxed),
+            store_failures: self.shared.runtime.store_failures(),
             rooms,
         })
     }

@@ -7,7 +7,7 @@ mod support;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use chat_ssh::access::AccessFiles;
+use chat_ssh::chat_server::access::AccessFiles;
 use russh::keys::PrivateKey;
 use support::{
     Connect, Session, TestServer, WAIT, ed25519_key, eventually, loopback, read_until_closed,
@@ -45,7 +45,7 @@ async fn the_allowlist_refuses_an_unknown_key_and_admits_a_listed_one() {
     let stranger = ed25519_key();
     let allowlist = authorized_keys(files.path(), "allowlist", &[&listed]);
     let server = TestServer::start_with(|c| {
-        c.access = AccessFiles {
+        c.runtime.access = AccessFiles {
             admins: None,
             allowlist: Some(allowlist),
         }
@@ -70,8 +70,8 @@ async fn a_kick_removes_a_member_who_stopped_reading_at_once() {
     let admins = authorized_keys(files.path(), "admins", &[&op_key]);
     let server = TestServer::start_with(|c| {
         support::unthrottled(c);
-        c.outbox_capacity = 8;
-        c.access = AccessFiles {
+        c.runtime.outbox_capacity = 8;
+        c.runtime.access = AccessFiles {
             admins: Some(admins),
             allowlist: None,
         };

@@ -87,7 +87,8 @@ async fn shutdown_tells_every_session_closes_them_and_run_returns_in_time() {
 async fn shutdown_disconnects_every_connection_without_waiting_out_the_grace() {
     // A long grace, as an operator may set: it is for clients too slow to say goodbye, and
     // nobody here is slow.
-    let server = TestServer::start_with(|c| c.shutdown_grace = Duration::from_secs(10)).await;
+    let server =
+        TestServer::start_with(|c| c.runtime.shutdown_grace = Duration::from_secs(10)).await;
     let mut alice = server.plain("alice").await;
     // Authenticated, but no session yet (as `ssh -N` would be).
     let idle = server.connect("idle").await;

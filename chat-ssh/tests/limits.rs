@@ -25,7 +25,7 @@ async fn refused_from(server: &TestServer, last: u8) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_ip_limit_refuses_with_a_reason_and_serves_again_once_a_slot_frees() {
-    let server = TestServer::start_with(|c| c.max_per_ip = 3).await;
+    let server = TestServer::start_with(|c| c.ssh.max_per_ip = 3).await;
     let mut first = server.plain("one").await;
     let second = server.plain("two").await;
     let _third = server.plain("three").await;
@@ -68,7 +68,7 @@ async fn the_per_ip_limit_refuses_with_a_reason_and_serves_again_once_a_slot_fre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_total_limit_refuses_with_a_reason_and_serves_again_once_a_slot_frees() {
-    let server = TestServer::start_with(|c| c.max_connections = 3).await;
+    let server = TestServer::start_with(|c| c.ssh.max_connections = 3).await;
     let mut sessions = Vec::new();
     for last in 1..=3u8 {
         let mut s = Connect::user(&format!("host{last}"))
@@ -112,7 +112,7 @@ async fn the_total_limit_refuses_with_a_reason_and_serves_again_once_a_slot_free
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_handshake_pool_cuts_off_the_oldest_handshake_to_let_a_login_in() {
-    let server = TestServer::start_with(|c| c.max_unauthenticated = 2).await;
+    let server = TestServer::start_with(|c| c.ssh.max_unauthenticated = 2).await;
     let _alice = server.plain("alice").await;
     // Two silent TCP connections fill the pool of unfinished handshakes.
     let mut oldest = tcp_from(None, server.addr).await.unwrap();
@@ -149,7 +149,7 @@ async fn a_full_handshake_pool_cuts_off_the_oldest_handshake_to_let_a_login_in()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_connections_per_address_per_minute_are_limited() {
-    let server = TestServer::start_with(|c| c.max_new_per_ip_per_minute = 3).await;
+    let server = TestServer::start_with(|c| c.ssh.max_new_per_ip_per_minute = 3).await;
     for _ in 0..3 {
         let connection = server.connect("brief").await;
         drop(connection);
@@ -168,7 +168,7 @@ async fn new_connections_per_address_per_minute_are_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_sends_nothing_is_dropped_after_the_auth_timeout() {
-    let server = TestServer::start_with(|c| c.auth_timeout = Duration::from_secs(1)).await;
+    let server = TestServer::start_with(|c| c.ssh.auth_timeout = Duration::from_secs(1)).await;
     // The clock starts before the connection exists, so the server's can only start later.
     let started = Instant::now();
     let mut silent = tcp_from(None, server.addr).await.unwrap();
@@ -195,7 +195,7 @@ async fn a_connection_that_sends_nothing_is_dropped_after_the_auth_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ssh_client_that_never_authenticates_is_dropped_but_a_member_is_not() {
-    let server = TestServer::start_with(|c| c.auth_timeout = Duration::from_secs(1)).await;
+    let server = TestServer::start_with(|c| c.ssh.auth_timeout = Duration::from_secs(1)).await;
     let mut member = server.plain("member").await;
     let started = Instant::now();
     let lingering = Connect::user("lingering")

@@ -18,9 +18,9 @@ const HOSTS: usize = 5;
 async fn five_hundred_sessions_join_and_leave_and_none_is_left_behind() {
     let server = TestServer::start_with(|c| {
         // Exactly the peak per address: a slot not given back would refuse someone.
-        c.max_per_ip = SESSIONS / HOSTS;
-        c.max_unauthenticated = BATCH * 2;
-        c.max_new_per_ip_per_minute = 1_000;
+        c.ssh.max_per_ip = SESSIONS / HOSTS;
+        c.ssh.max_unauthenticated = BATCH * 2;
+        c.ssh.max_new_per_ip_per_minute = 1_000;
     })
     .await;
     let started = Instant::now();

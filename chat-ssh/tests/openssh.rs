@@ -316,7 +316,7 @@ async fn an_openssh_rsa_key_logs_in_with_sha2_and_is_identified_by_its_fingerpri
 async fn an_openssh_client_over_the_limit_is_refused_and_ssh_v_shows_why() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path(), "key", &["-t", "ed25519"]);
-    let server = TestServer::start_with(|c| c.max_per_ip = 1).await;
+    let server = TestServer::start_with(|c| c.ssh.max_per_ip = 1).await;
     let _bob = server.plain("bob").await;
 
     let mut refused = OpenSsh::spawn(ssh(&server, &key, "carol", &["-v"], &["/who"]));

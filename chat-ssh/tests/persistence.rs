@@ -56,7 +56,7 @@ async fn a_line_is_delivered_only_once_it_is_stored() {
         ..TestStore::default()
     });
     let shared: Arc<dyn Store> = store.clone();
-    let server = TestServer::start_with(|c| c.store = Some(shared)).await;
+    let server = TestServer::start_with(|c| c.runtime.store = Some(shared)).await;
     let alice = server.plain("alice").await;
     let mut bob = server.plain("bob").await;
     for i in 0..3 {
@@ -76,7 +76,7 @@ async fn a_failing_store_does_not_stop_the_chat_and_catches_up_when_it_recovers(
     let store = Arc::new(TestStore::default());
     store.failing.store(true, Ordering::SeqCst);
     let shared: Arc<dyn Store> = store.clone();
-    let server = TestServer::start_with(|c| c.store = Some(shared)).await;
+    let server = TestServer::start_with(|c| c.runtime.store = Some(shared)).await;
     let alice = server.plain("alice").await;
     let mut bob = server.plain("bob").await;
     for i in 0..3 {

@@ -51,7 +51,7 @@ async fn a_member_who_stops_reading_does_not_delay_three_others_exchanging_100_m
     let _serial = SERIAL.lock().await;
     let server = TestServer::start_with(|c| {
         unthrottled(c);
-        c.outbox_capacity = 16;
+        c.runtime.outbox_capacity = 16;
     })
     .await;
     let mut sleepy = stalled_member(&server, "sleepy").await;
@@ -147,8 +147,8 @@ async fn a_member_stalled_past_the_stall_timeout_is_cut_off() {
     let _serial = SERIAL.lock().await;
     let server = TestServer::start_with(|c| {
         unthrottled(c);
-        c.outbox_capacity = 4;
-        c.stall_timeout = Duration::from_secs(1);
+        c.runtime.outbox_capacity = 4;
+        c.ssh.stall_timeout = Duration::from_secs(1);
     })
     .await;
     let sleepy = stalled_member(&server, "sleepy").await;
@@ -188,7 +188,7 @@ async fn shutdown_returns_within_5s_even_with_a_stalled_member() {
     let _serial = SERIAL.lock().await;
     let server = TestServer::start_with(|c| {
         unthrottled(c);
-        c.outbox_capacity = 4;
+        c.runtime.outbox_capacity = 4;
     })
     .await;
     let _sleepy = stalled_member(&server, "sleepy").await;

@@ -9,25 +9,25 @@ use chrono::Utc;
 use tracing::debug;
 
 use super::output::Output;
-use super::{ChatStart, OnDrop, lookups};
-use crate::hub::SshOutbox;
+use super::{ChatStart, OnDrop};
+use chat_server::hub::MemberOutbox;
 
 pub(crate) async fn run_exec(start: ChatStart, command: String) {
     let shared = Arc::clone(&start.shared);
-    shared.metrics.session_opened("exec");
-    let _closed_session = OnDrop(|| shared.metrics.session_closed("exec"));
+    shared.runtime.metrics.session_opened("exec");
+    let _closed_session = OnDrop(|| shared.runtime.metrics.session_closed("exec"));
     // `ssh host who` means `/who`.
     let line = match command.trim() {
         c if c.starts_with('/') => c.to_owned(),
         c => format!("/{c}"),
     };
-    let (outbox, mut ends) = SshOutbox::channel(shared.config.outbox_capacity);
+    let (outbox, mut ends) = MemberOutbox::channel(shared.runtime.config.outbox_capacity);
     let now = Utc::now();
     let mut request = JoinRequest::named(start.user.clone()).invisible();
     request.fingerprint = start.fingerprint.clone();
     request.ip = Some(start.ip);
     let outcome = {
-        let mut hub = shared.hub.lock();
+        let mut hub = shared.runtime.hub.lock();
         let id = hub.join(request, outbox, now);
         let outcome = hub.submit(id, &line, now);
         hub.leave(id, now);
@@ -38,7 +38,7 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         .map(|e| (*e).clone())
         .collect();
     if let Some(Request::History { room, limit }) = outcome.request.clone() {
-        let lines = lookups::history(&shared, &room, limit).await;
+        let lines = shared.runtime.history(&room, limit).await;
         let header = format!("the last {} lines in {room}:", lines.len());
         events.push(Event::notice(now, NoticeLevel::Info, header));
         events.extend(lines);

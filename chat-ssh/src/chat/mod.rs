@@ -29,8 +29,8 @@ use tracing::info;
 pub(crate) use exec::run_exec;
 use output::{Output, Target};
 
-use crate::hub::{Locked, OutboxEnds, SshOutbox};
 use crate::server::Shared;
+use chat_server::hub::{Locked, MemberOutbox, OutboxEnds};
 
 /// What the handler forwards to the task.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ impl ChatStart {
             channel: self.channel,
             stall_timeout: self.shared.config.stall_timeout,
             kill: self.kill.clone(),
-            stalled: self.shared.metrics.stall_disconnects.clone(),
+            stalled: self.shared.runtime.metrics.stall_disconnects.clone(),
         }
     }
 }
@@ -89,8 +89,8 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
     let shared = Arc::clone(&start.shared);
     // Store lookups are boxed: their futures are large, and inline they would size this
     // task (which lives as long as the member stays) for their brief moment.
-    let profile = Box::pin(lookups::load_profile(&shared, start.fingerprint.as_deref())).await;
-    let (outbox, ends) = SshOutbox::channel(shared.config.outbox_capacity);
+    let profile = Box::pin(shared.runtime.load_profile(start.fingerprint.as_deref())).await;
+    let (outbox, ends) = MemberOutbox::channel(shared.runtime.config.outbox_capacity);
     let OutboxEnds {
         mut events,
         refused,
@@ -101,7 +101,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
     request.profile = profile;
     request.ip = Some(start.ip);
     let (id, me) = {
-        let mut hub = shared.hub.lock();
+        let mut hub = shared.runtime.hub.lock();
         let id = hub.join(request, outbox, Utc::now());
         if start.term.as_deref() == Some("dumb") {
             // A dumb terminal shows escape codes as garbage: no colours for it.
@@ -116,9 +116,9 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
         Some(size) => (SessionKind::Interactive(size), "interactive"),
         None => (SessionKind::Plain, "plain"),
     };
-    shared.metrics.session_opened(kind_label);
-    let _closed_session = OnDrop(|| shared.metrics.session_closed(kind_label));
-    let mut session = Session::new(id, me, kind, shared.config.hub.max_message_chars);
+    shared.runtime.metrics.session_opened(kind_label);
+    let _closed_session = OnDrop(|| shared.runtime.metrics.session_closed(kind_label));
+    let mut session = Session::new(id, me, kind, shared.runtime.config.hub.max_message_chars);
     let output = Output::spawn(start.target());
     let mut typing = TokenBucket::new(
         f64::from(shared.config.input_burst_bytes),
@@ -138,7 +138,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
         let stop = async {
             tokio::select! {
                 biased;
-                () = shared.shutdown.cancelled() => Ending::ShuttingDown,
+                () = shared.runtime.shutdown.cancelled() => Ending::ShuttingDown,
                 () = closed.cancelled() => Ending::Closed,
                 () = output.stopped() => Ending::Gone,
             }
@@ -171,16 +171,16 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                             // this task waits, the client's input backs up to its own socket.
                             let wait = typing.take_or_wait(Utc::now(), bytes.len() as f64);
                             if let Ok(wait) = wait.to_std() && !wait.is_zero() {
-                                shared.metrics.input_throttled.inc();
+                                shared.runtime.metrics.input_throttled.inc();
                                 tokio::time::sleep(wait).await;
                             }
-                            session.feed(&bytes, Utc::now(), &mut Locked(&shared.hub), out)
+                            session.feed(&bytes, Utc::now(), &mut Locked(&shared.runtime.hub), out)
                         }
                         Some(Input::Resize(size)) => {
                             session.resize(size, out);
                             Flow::Continue
                         }
-                        Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.hub), out),
+                        Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.runtime.hub), out),
                     };
                     for request in session.take_requests() {
                         Box::pin(lookups::fulfil(&shared, &mut session, request, out)).await;
@@ -201,7 +201,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                     batch.extend(std::iter::from_fn(|| events.try_recv().ok()).take(MAX_BATCH));
                     show(&shared, &mut session, &output, &batch, &mut out).await;
                     if events.is_empty() && refused.swap(false, Ordering::Relaxed) {
-                        shared.hub.lock().flush_missed(id, Utc::now());
+                        shared.runtime.hub.lock().flush_missed(id, Utc::now());
                     }
                 }
                 () = output.drained(), if !room => {}
@@ -211,7 +211,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
 
     match ending {
         Ending::Left | Ending::Gone => {
-            shared.hub.lock().leave(id, Utc::now());
+            shared.runtime.hub.lock().leave(id, Utc::now());
             info!(member = id.get(), "left");
             output.finish(0, GOODBYE).await;
         }
@@ -223,7 +223,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                 &mut out,
             );
             output.send(&mut out);
-            shared.hub.lock().leave(id, Utc::now());
+            shared.runtime.hub.lock().leave(id, Utc::now());
             output.finish(0, GOODBYE).await;
         }
         Ending::Closed => {
@@ -256,7 +256,7 @@ async fn show(
     if batch.is_empty() {
         return;
     }
-    if let Some(persist) = &shared.persist
+    if let Some(persist) = &shared.runtime.persist
         && batch.iter().any(|e| StoredLine::from_event(e).is_some())
     {
         // A line goes out only once it is stored: nothing anyone saw is lost.
@@ -278,7 +278,7 @@ fn record_latency(shared: &Shared, batch: &[Arc<Event>]) {
         if let Ok(latency) = (now - event.at).to_std()
             && latency < LIVE
         {
-            shared.metrics.delivered_after(latency);
+            shared.runtime.metrics.delivered_after(latency);
         }
     }
 }

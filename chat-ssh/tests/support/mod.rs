@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use chat_ssh::hub::SharedHub;
+use chat_ssh::chat_server::hub::SharedHub;
 use chat_ssh::limits::ConnectionLimits;
-use chat_ssh::{CancellationToken, Server, ServerConfig};
+use chat_ssh::{CancellationToken, RuntimeConfig, Server, ServerConfig};
 use russh::client;
 use russh::keys::{
     Algorithm, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate,
@@ -43,6 +43,12 @@ pub fn loopback(last: u8) -> IpAddr {
 // The server
 // ---------------------------------------------------------------------------------------------
 
+/// What a test may adjust: the SSH front-end's settings and the shared runtime's.
+pub struct TestConfig {
+    pub ssh: ServerConfig,
+    pub runtime: RuntimeConfig,
+}
+
 /// A server running on `127.0.0.1:0` in the test's runtime. Dropping it cancels it.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -62,7 +68,7 @@ impl TestServer {
     }
 
     /// A server whose settings `tweak` adjusts, its data in a fresh temporary directory.
-    pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    pub async fn start_with(tweak: impl FnOnce(&mut TestConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut server = Self::start_in(dir.path(), tweak).await;
         server._dir = Some(dir);
@@ -70,10 +76,13 @@ impl TestServer {
     }
 
     /// A server keeping its data (the host key) in `dir`, which outlives it.
-    pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let mut config = ServerConfig::with_data_dir(dir);
+    pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut TestConfig)) -> TestServer {
+        let mut config = TestConfig {
+            ssh: ServerConfig::with_data_dir(dir),
+            runtime: RuntimeConfig::default(),
+        };
         tweak(&mut config);
-        let server = Server::new(config).expect("the server starts");
+        let server = Server::standalone(config.ssh, config.runtime).expect("the server starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -175,11 +184,11 @@ impl Drop for TestServer {
 
 /// Lifts the flood limits (lines per second, typing speed) for a test whose traffic is
 /// deliberately heavy but is about something else.
-pub fn unthrottled(config: &mut ServerConfig) {
-    config.hub.line_burst = 100_000;
-    config.hub.lines_per_second = 100_000.0;
-    config.input_burst_bytes = 64 << 20;
-    config.input_bytes_per_second = 64 << 20;
+pub fn unthrottled(config: &mut TestConfig) {
+    config.runtime.hub.line_burst = 100_000;
+    config.runtime.hub.lines_per_second = 100_000.0;
+    config.ssh.input_burst_bytes = 64 << 20;
+    config.ssh.input_bytes_per_second = 64 << 20;
 }
 
 /// Polls `cond` every 10 ms until it holds or `timeout` passes.

@@ -14,11 +14,11 @@ use crate::persist::EdgeJournal;
 
 /// The hub as every connection sees it. Lock it for a method call at a time and never across
 /// an `.await` (a `parking_lot` guard is not `Send`, so the compiler enforces this).
-pub type SharedHub = Arc<Mutex<Hub<SshOutbox, EdgeJournal>>>;
+pub type SharedHub = Arc<Mutex<Hub<MemberOutbox, EdgeJournal>>>;
 
 /// A member's outbox: the sending side of a bounded channel to its connection's task.
 #[derive(Debug)]
-pub struct SshOutbox {
+pub struct MemberOutbox {
     events: mpsc::Sender<Arc<Event>>,
     /// Set when an event was refused, so the task asks the hub to report the count once it
     /// has caught up.
@@ -57,7 +57,7 @@ pub struct OutboxEnds {
     pub closing: Closing,
 }
 
-impl SshOutbox {
+impl MemberOutbox {
     /// An outbox holding at most `capacity` events, and the ends the connection task keeps.
     pub fn channel(capacity: usize) -> (Self, OutboxEnds) {
         let (events, receiver) = mpsc::channel(capacity.max(1));
@@ -77,7 +77,7 @@ impl SshOutbox {
     }
 }
 
-impl Outbox for SshOutbox {
+impl Outbox for MemberOutbox {
     fn offer(&self, event: Arc<Event>) -> bool {
         let accepted = self.events.try_send(event).is_ok();
         if !accepted {

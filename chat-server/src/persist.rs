@@ -37,7 +37,7 @@ pub struct EdgeJournal {
 
 impl EdgeJournal {
     /// A journal that stores nothing (no store configured, or shutting down); it still logs.
-    pub(crate) fn disabled(log_messages: bool) -> Self {
+    pub fn disabled(log_messages: bool) -> Self {
         Self {
             sender: None,
             issued: Arc::new(AtomicU64::new(0)),
@@ -76,7 +76,7 @@ impl Journal for EdgeJournal {
 
 /// What connection tasks know of the writer's progress.
 #[derive(Debug, Clone)]
-pub(crate) struct PersistLink {
+pub struct PersistLink {
     issued: Arc<AtomicU64>,
     committed: watch::Receiver<u64>,
     /// Set while the store is failing: deliveries then go out without waiting.
@@ -86,7 +86,7 @@ pub(crate) struct PersistLink {
 impl PersistLink {
     /// Waits until every record issued so far is committed (or the store is failing, or a
     /// bound passes). Called before a said line goes out to a member.
-    pub(crate) async fn committed(&self) {
+    pub async fn committed(&self) {
         let target = self.issued.load(Ordering::Acquire);
         if *self.committed.borrow() >= target || self.degraded.load(Ordering::Relaxed) {
             return;
