@@ -27,10 +27,6 @@ pub fn run_all(make: MakeStore<'_>) {
             snapshot_holds_recent_rooms_and_lines,
         ),
         (
-            "a key owns one name, and a name one key",
-            claims_move_with_their_key,
-        ),
-        (
             "settings round-trip and are replaced whole",
             settings_round_trip,
         ),
@@ -142,38 +138,6 @@ fn snapshot_holds_recent_rooms_and_lines(store: &dyn Store) {
         .map(|l| l.text.as_str())
         .collect();
     assert_eq!(lobby, ["l2", "l3"], "oldest first within a room");
-}
-
-fn claims_move_with_their_key(store: &dyn Store) {
-    let claim = |fp: &str, name: &str| Record::Claim {
-        fingerprint: fp.into(),
-        name: name.into(),
-    };
-    store
-        .apply(&[claim("SHA256:a", "alice"), claim("SHA256:b", "bob")])
-        .unwrap();
-    store.apply(&[claim("SHA256:a", "Ally")]).unwrap();
-    let mut claims = store.snapshot(0, 0).unwrap().claims;
-    claims.sort();
-    assert_eq!(
-        claims,
-        [
-            ("Ally".to_owned(), "SHA256:a".to_owned()),
-            ("bob".to_owned(), "SHA256:b".to_owned())
-        ],
-        "the old name is released"
-    );
-    // A name claimed by a new key (after the hub saw it free) leaves the old owner.
-    store.apply(&[claim("SHA256:c", "BOB")]).unwrap();
-    let mut claims = store.snapshot(0, 0).unwrap().claims;
-    claims.sort();
-    assert_eq!(
-        claims,
-        [
-            ("Ally".to_owned(), "SHA256:a".to_owned()),
-            ("BOB".to_owned(), "SHA256:c".to_owned())
-        ]
-    );
 }
 
 fn settings_round_trip(store: &dyn Store) {
@@ -306,21 +270,29 @@ fn pruning_by_age(store: &dyn Store) {
 }
 
 fn a_batch_applies_in_order(store: &dyn Store) {
+    let settings = |quiet: bool| Settings {
+        prefs: Prefs {
+            quiet,
+            ..Prefs::default()
+        },
+        ..Settings::default()
+    };
     store
         .apply(&[
-            Record::Claim {
+            Record::Profile {
                 fingerprint: "SHA256:a".into(),
-                name: "first".into(),
+                settings: settings(true),
             },
-            Record::Claim {
+            Record::Profile {
                 fingerprint: "SHA256:a".into(),
-                name: "second".into(),
+                settings: settings(false),
             },
         ])
         .unwrap();
     assert_eq!(
-        store.snapshot(0, 0).unwrap().claims,
-        [("second".to_owned(), "SHA256:a".to_owned())]
+        store.profile("SHA256:a").unwrap().settings,
+        settings(false),
+        "the later record wins"
     );
 }
 

@@ -12,6 +12,7 @@
 //! reads), never under the hub's lock.
 
 pub mod conformance;
+pub mod directory;
 mod error;
 mod memory;
 mod sqlite;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use chat_core::journal::{OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine};
 use chrono::{DateTime, Utc};
+pub use directory::{Directory, DirectoryError, MemoryDirectory, SqliteDirectory};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;

@@ -15,8 +15,6 @@ use crate::{Retention, Store, StoreError};
 struct State {
     /// Every line, in the order written.
     lines: Vec<StoredLine>,
-    /// Fingerprint → owned name.
-    claims: HashMap<String, String>,
     settings: HashMap<String, Settings>,
     /// Fingerprint → messages waiting, oldest first.
     offline: HashMap<String, Vec<OfflineMessage>>,
@@ -60,11 +58,8 @@ impl Store for MemoryStore {
             history.extend(lines.into_iter().skip(skip).cloned());
         }
         Ok(Snapshot {
-            claims: state
-                .claims
-                .iter()
-                .map(|(fp, name)| (name.clone(), fp.clone()))
-                .collect(),
+            // Names belong to accounts, which the directory keeps.
+            claims: Vec::new(),
             history,
             offline_counts: state
                 .offline
@@ -90,11 +85,7 @@ impl Store for MemoryStore {
         for record in records {
             match record {
                 Record::Line(line) => state.lines.push(line.clone()),
-                Record::Claim { fingerprint, name } => {
-                    let folded = name::fold(name);
-                    state.claims.retain(|_, n| name::fold(n) != folded);
-                    state.claims.insert(fingerprint.clone(), name.clone());
-                }
+                Record::Claim { .. } => {}
                 Record::Profile {
                     fingerprint,
                     settings,

@@ -1,11 +1,15 @@
 //! The embedded default: one SQLite file (`DATA_DIR/chat.db`), WAL mode, versioned schema.
 //!
-//! The connection is opened in exclusive locking mode, so a second server pointed at the same
-//! data directory gets a clear "locked by another process" instead of two processes quietly
-//! sharing state. `synchronous = NORMAL` in WAL mode means a committed transaction survives the
-//! process being killed (it is in the WAL file); only a power cut can lose the last moments.
+//! A store holds a lock on a file beside the database (`chat.db.lock`), so a second server
+//! pointed at the same data directory gets a clear "locked by another process" instead of two
+//! processes quietly sharing state; other processes (`chat-cli accounts`) still open the
+//! database itself, which SQLite's WAL mode shares safely. `synchronous = NORMAL` in WAL mode
+//! means a committed transaction survives the process being killed (it is in the WAL file);
+//! only a power cut can lose the last moments.
 
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chat_core::journal::{
     Ban, BanTarget, IgnoredKey, OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine,
@@ -14,7 +18,9 @@ use chat_core::name;
 use chat_core::prefs::{Prefs, Theme, TimestampMode, UtcOffset};
 use chrono::{DateTime, TimeZone, Utc};
 use parking_lot::Mutex;
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use crate::{Retention, Store, StoreError};
 
@@ -75,52 +81,79 @@ const MIGRATIONS: &[&str] = &[
          by_fingerprint TEXT,
          action TEXT NOT NULL
      );",
+    // 3: accounts. Each name a key owned becomes an account with that one key (its type and
+    // line are filled in at its next login); operators made with /op become operator
+    // accounts. The claims table goes: the directory holds who owns which name now.
+    "CREATE TABLE accounts (
+         id TEXT PRIMARY KEY,
+         name TEXT NOT NULL,
+         name_folded TEXT NOT NULL UNIQUE,
+         operator INTEGER NOT NULL DEFAULT 0,
+         created_ms INTEGER NOT NULL
+     );
+     CREATE TABLE account_keys (
+         fingerprint TEXT PRIMARY KEY,
+         account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+         algorithm TEXT NOT NULL DEFAULT '',
+         public_key TEXT NOT NULL DEFAULT '',
+         label TEXT NOT NULL DEFAULT '',
+         added_ms INTEGER NOT NULL,
+         last_used_ms INTEGER
+     );
+     CREATE INDEX account_keys_by_account ON account_keys (account_id, added_ms);
+     CREATE TABLE directory_audit (
+         id INTEGER PRIMARY KEY,
+         at_ms INTEGER NOT NULL,
+         who TEXT NOT NULL,
+         fingerprint TEXT,
+         action TEXT NOT NULL
+     );
+     CREATE TEMP TABLE claim_accounts AS
+         SELECT lower(hex(randomblob(16))) AS id, fingerprint, name, name_folded FROM claims;
+     INSERT INTO accounts (id, name, name_folded, operator, created_ms)
+         SELECT id, name, name_folded,
+                fingerprint IN (SELECT fingerprint FROM operators),
+                CAST(strftime('%s', 'now') AS INTEGER) * 1000
+         FROM claim_accounts;
+     INSERT INTO account_keys (fingerprint, account_id, label, added_ms)
+         SELECT fingerprint, id, '', CAST(strftime('%s', 'now') AS INTEGER) * 1000
+         FROM claim_accounts;
+     INSERT INTO directory_audit (at_ms, who, action)
+         SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000, 'schema upgrade',
+                'create account ' || name || ' with key ' || fingerprint || ' from its name claim'
+         FROM claim_accounts;
+     DROP TABLE claim_accounts;
+     DROP TABLE claims;",
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a connection waits for another (process or connection) that holds the write
+/// lock: writes are short, so this is only ever exceeded by a stuck process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A store in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// Held while the store is open: one server per database.
+    _lock: File,
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `path`, takes its lock, and migrates its
-    /// schema forward. Every failure names the file and says what to do.
+    /// Opens (creating if missing) the database at `path`, takes the lock that keeps a second
+    /// server away, and migrates its schema forward. Every failure names the file and says
+    /// what to do.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut connection =
-            Connection::open_with_flags(&path, flags).map_err(|e| classify(&path, e))?;
-        let setup = |c: &Connection| -> rusqlite::Result<()> {
-            // One connection per process and an exclusive lock: waiting could only ever be
-            // for another process, which should fail fast instead.
-            c.busy_timeout(std::time::Duration::ZERO)?;
-            c.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-            c.pragma_update(None, "journal_mode", "WAL")?;
-            c.pragma_update(None, "synchronous", "NORMAL")?;
-            c.pragma_update(None, "foreign_keys", "ON")?;
-            // Take the exclusive lock now, not at the first write, so a second server fails
-            // at start-up.
-            c.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
-        };
-        setup(&connection).map_err(|e| classify(&path, e))?;
-        migrate(&mut connection).map_err(|e| match e {
-            Migration::TooNew(found) => StoreError::TooNew {
-                path: path.clone(),
-                found,
-                supported: SCHEMA_VERSION,
-            },
-            Migration::Sql(e) => classify(&path, e),
-        })?;
+        let lock = take_lock(&path)?;
+        let connection = open_connection(&path)?;
         Ok(Self {
             path,
             connection: Mutex::new(connection),
+            _lock: lock,
         })
     }
 
@@ -131,6 +164,58 @@ impl SqliteStore {
     fn error(&self, e: rusqlite::Error) -> StoreError {
         classify(&self.path, e)
     }
+}
+
+/// The lock file beside the database (`chat.db.lock`), locked for as long as the returned
+/// file is open. The lock goes with the process, however it ends.
+fn take_lock(path: &Path) -> Result<File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Open {
+            path: lock_path.clone(),
+            reason: e.to_string(),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Open {
+            path: lock_path,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Opens a connection to the database at `path` (creating it if missing) with the settings
+/// every user of the file shares, and migrates the schema forward.
+pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut connection = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+    let setup = |c: &Connection| -> rusqlite::Result<()> {
+        c.busy_timeout(BUSY_TIMEOUT)?;
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "NORMAL")?;
+        c.pragma_update(None, "foreign_keys", "ON")
+    };
+    setup(&connection).map_err(|e| classify(path, e))?;
+    migrate(&mut connection).map_err(|e| match e {
+        Migration::TooNew(found) => StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        },
+        Migration::Sql(e) => classify(path, e),
+    })?;
+    Ok(connection)
 }
 
 enum Migration {
@@ -145,11 +230,13 @@ impl From<rusqlite::Error> for Migration {
 }
 
 fn migrate(connection: &mut Connection) -> Result<(), Migration> {
-    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    // Read the version inside a write transaction: two processes opening a new file at once
+    // must not both migrate it.
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(Migration::TooNew(version));
     }
-    let tx = connection.transaction()?;
     for (from, sql) in MIGRATIONS
         .iter()
         .enumerate()
@@ -218,17 +305,8 @@ fn write(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
                 i64::from(line.emote)
             ])?;
         }
-        Record::Claim { fingerprint, name } => {
-            let folded = name::fold(name);
-            tx.execute(
-                "DELETE FROM claims WHERE fingerprint = ?1 OR name_folded = ?2",
-                params![fingerprint, folded],
-            )?;
-            tx.execute(
-                "INSERT INTO claims (fingerprint, name, name_folded) VALUES (?1, ?2, ?3)",
-                params![fingerprint, name, folded],
-            )?;
-        }
+        // Names belong to accounts, which the directory keeps.
+        Record::Claim { .. } => {}
         Record::Profile {
             fingerprint,
             settings,
@@ -327,10 +405,6 @@ impl Store for SqliteStore {
     fn snapshot(&self, lines_per_room: usize, rooms: usize) -> Result<Snapshot, StoreError> {
         let connection = self.connection.lock();
         let run = || -> rusqlite::Result<Snapshot> {
-            let claims = connection
-                .prepare("SELECT name, fingerprint FROM claims")?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
             let recent_rooms = connection
                 .prepare("SELECT room FROM lines GROUP BY room ORDER BY MAX(id) DESC LIMIT ?1")?
                 .query_map(params![to_i64(rooms)], |row| row.get(0))?
@@ -386,7 +460,8 @@ impl Store for SqliteStore {
                 .query_map([], |row| row.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(Snapshot {
-                claims,
+                // Names belong to accounts, which the directory keeps.
+                claims: Vec::new(),
                 history,
                 offline_counts,
                 bans,
