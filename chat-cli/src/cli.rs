@@ -25,6 +25,10 @@ pub enum Command {
     /// Work with SSH keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage accounts in the directory the server uses (works while it runs).
+    Accounts(crate::accounts::AccountsArgs),
+    /// Set up or move the directory itself.
+    Directory(crate::directory_cli::DirectoryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +69,16 @@ pub struct ServeArgs {
     /// The database [default: DATA_DIR/chat.db]; created if missing.
     #[arg(long, env = "CHAT_DATABASE", value_name = "FILE")]
     pub database: Option<PathBuf>,
+
+    /// Where accounts and their keys live: `sqlite` (in the database) or
+    /// `dynamodb://TABLE?region=REGION[&endpoint=URL]` (credentials from the AWS chain).
+    #[arg(long, env = "CHAT_DIRECTORY", default_value = "sqlite")]
+    pub directory: crate::directory::DirectorySpec,
+
+    /// Who may come in: `open` (anyone; a new key's first name becomes its account) or
+    /// `registered` (only keys in the directory).
+    #[arg(long, env = "CHAT_JOIN", default_value = "open")]
+    pub join: chat_ssh::chat_server::JoinPolicy,
 
     /// Lines of history kept in the database per room (older ones are pruned).
     #[arg(long, env = "CHAT_RETAIN_LINES", default_value_t = 10_000, value_name = "N",

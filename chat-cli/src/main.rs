@@ -1,7 +1,10 @@
 //! `chat-cli`: run the SSH chat server, load-test one, or inspect keys.
 
+mod accounts;
 mod bench;
 mod cli;
+mod directory;
+mod directory_cli;
 mod keys;
 mod logging;
 mod metrics_http;
@@ -19,6 +22,14 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Keys(KeysCommand::Fingerprint { file }) => keys::print_fingerprints(&file),
+        Command::Accounts(args) => {
+            logging::init(cli::LogFormat::Text, 0);
+            accounts::run(args)
+        }
+        Command::Directory(args) => {
+            logging::init(cli::LogFormat::Text, 0);
+            directory_cli::run(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,17 +44,22 @@ pub enum ServeError {
     Runtime(io::Error),
     #[error("cannot install the signal handler: {0}")]
     Signal(io::Error),
+    #[error("cannot use the key directory {directory}: {reason}")]
+    Directory { directory: String, reason: String },
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     logging::init(args.log_format, args.verbose);
     let config = server_config(&args)?;
-    let runtime_config = runtime_config(&args)?;
+    let mut runtime_config = runtime_config(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    runtime.block_on(serve(args.bind, args.metrics_bind, config, runtime_config))?;
+    runtime.block_on(async {
+        runtime_config.directory = open_directory(&args).await?;
+        serve(args.bind, args.metrics_bind, config, runtime_config).await
+    })?;
     Ok(())
 }
 
@@ -87,6 +92,8 @@ fn runtime_config(args: &ServeArgs) -> Result<RuntimeConfig, ServeError> {
         admins: args.admins.clone(),
         allowlist: args.allowlist.clone(),
     };
+    config.join = args.join;
+    config.account_refresh = args.directory.refresh_interval();
     config.retention = Retention {
         lines_per_room: args.retain_lines as usize,
         max_age: args
@@ -102,6 +109,23 @@ fn runtime_config(args: &ServeArgs) -> Result<RuntimeConfig, ServeError> {
     info!(path = %database.display(), "opened the database");
     config.store = Some(Arc::new(store));
     Ok(config)
+}
+
+/// Opens the key directory `--directory` names; a server that cannot reach it does not start.
+async fn open_directory(
+    args: &ServeArgs,
+) -> Result<Arc<dyn chat_ssh::chat_store::Directory>, ServeError> {
+    let database = crate::directory::database_path(&args.data_dir, args.database.as_ref());
+    let directory =
+        args.directory
+            .open(&database)
+            .await
+            .map_err(|reason| ServeError::Directory {
+                directory: args.directory.to_string(),
+                reason,
+            })?;
+    info!(directory = %directory.describe(), join = ?args.join, "opened the key directory");
+    Ok(directory)
 }
 
 /// Creates the data directory (readable by the server's user only) if it is missing.
@@ -139,7 +163,15 @@ async fn serve(
     config: ServerConfig,
     runtime_config: RuntimeConfig,
 ) -> Result<(), ServeError> {
+    let directory = runtime_config.directory.describe();
     let runtime = Runtime::new(runtime_config).map_err(ServerError::from)?;
+    runtime
+        .load_accounts()
+        .await
+        .map_err(|e| ServeError::Directory {
+            directory,
+            reason: e.to_string(),
+        })?;
     let server = Server::new(config, runtime)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -147,7 +179,6 @@ async fn serve(
     let local = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr: bind, source })?;
-    info!(addr = %local, fingerprint = server.host_fingerprint(), "listening; connect with ssh -p {}", local.port());
     let shutdown = CancellationToken::new();
     let signals = shutdown_on_signal(shutdown.clone()).map_err(ServeError::Signal)?;
     tokio::spawn(signals);
@@ -159,6 +190,8 @@ async fn serve(
             .map_err(|source| ServeError::Bind { addr, source })?;
         tokio::spawn(endpoint);
     }
+    // Said last: whoever waits for this line finds every endpoint ready.
+    info!(addr = %local, fingerprint = server.host_fingerprint(), "listening; connect with ssh -p {}", local.port());
     server.run(listener, shutdown).await;
     Ok(())
 }

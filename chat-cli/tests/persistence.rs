@@ -107,7 +107,7 @@ fn a_name_stays_with_its_key_across_restarts() {
     let mut squatter = PlainSession::open(&server, "mal", &mallory);
     squatter.wait_for("joined", WAIT);
     squatter.send("/nick alice");
-    squatter.wait_for("belongs to someone else's key", WAIT);
+    squatter.wait_for("is registered to someone else", WAIT);
 
     let (whois, _, _) = exec(&server, "x", &Identity::Keyless, "/whois alice");
     assert!(

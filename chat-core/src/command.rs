@@ -58,6 +58,8 @@ pub enum Command {
     Motd(Option<String>),
     /// `/history [N]`: the last N lines of this room (default 20, at most 200).
     History(Option<usize>),
+    /// `/keys ...`: the keys of the member's own account.
+    Keys(KeysCommand),
     /// `/exit`, `/quit`
     Exit,
     /// `/kick NAME [REASON]` (operators)
@@ -89,6 +91,46 @@ pub enum Command {
     Reload,
     /// A `/word` that is no command; `name` is without the slash.
     Unknown { name: String },
+}
+
+/// What `/keys` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysCommand {
+    /// `/keys`: list the account's keys.
+    List,
+    /// `/keys add LINE`: add the key of an `authorized_keys` line (the comment becomes its
+    /// label).
+    Add { line: String },
+    /// `/keys remove FINGERPRINT [--yes]`: `--yes` confirms removing the key one is logged in
+    /// with.
+    Remove {
+        fingerprint: String,
+        confirmed: bool,
+    },
+    /// `/keys label FINGERPRINT LABEL`
+    Label { fingerprint: String, label: String },
+}
+
+impl fmt::Display for KeysCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeysCommand::List => f.write_str("/keys"),
+            KeysCommand::Add { line } => write!(f, "/keys add {line}"),
+            KeysCommand::Remove {
+                fingerprint,
+                confirmed,
+            } => {
+                write!(f, "/keys remove {fingerprint}")?;
+                if *confirmed {
+                    f.write_str(" --yes")?;
+                }
+                Ok(())
+            }
+            KeysCommand::Label { fingerprint, label } => {
+                write!(f, "/keys label {fingerprint} {label}")
+            }
+        }
+    }
 }
 
 /// Why a line is not a valid command. Messages are written to be shown to the member as they are.
@@ -173,6 +215,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         &[],
         "/history [N]",
         "show the last N lines of this room (up to 200)",
+    ),
+    spec(
+        "/keys",
+        &[],
+        "/keys [add|remove|label]",
+        "list or change the keys of your account",
     ),
     spec("/exit", &["/quit"], "/exit", "leave the chat"),
     op_spec("/kick", "/kick NAME [REASON]", "disconnect someone"),
@@ -372,8 +420,48 @@ fn parse_args(spec: &CommandSpec, args: &str) -> Result<Command, ParseError> {
                 })?,
             )),
         },
+        "/keys" => Command::Keys(parse_keys(args)?),
         "/exit" => Command::Exit,
         other => unreachable!("every command in COMMANDS has an arm here, but not {other}"),
+    })
+}
+
+fn parse_keys(args: &str) -> Result<KeysCommand, ParseError> {
+    // Spelled out in full: the short usage in /help only names the verbs.
+    let usage =
+        "/keys, /keys add LINE, /keys remove FINGERPRINT [--yes], /keys label FINGERPRINT LABEL";
+    let missing = || ParseError::MissingArgument { usage };
+    let invalid = |found: &str| ParseError::InvalidArgument {
+        found: found.to_owned(),
+        usage,
+    };
+    let (verb, rest) = split_word(args);
+    Ok(match verb {
+        "" | "list" if rest.is_empty() => KeysCommand::List,
+        "add" if rest.is_empty() => return Err(missing()),
+        "add" => KeysCommand::Add {
+            line: rest.to_owned(),
+        },
+        "remove" => match split_word(rest) {
+            ("", _) => return Err(missing()),
+            (fingerprint, "") => KeysCommand::Remove {
+                fingerprint: fingerprint.to_owned(),
+                confirmed: false,
+            },
+            (fingerprint, "--yes" | "yes") => KeysCommand::Remove {
+                fingerprint: fingerprint.to_owned(),
+                confirmed: true,
+            },
+            (_, extra) => return Err(invalid(extra)),
+        },
+        "label" => match split_word(rest) {
+            ("", _) => return Err(missing()),
+            (fingerprint, label) => KeysCommand::Label {
+                fingerprint: fingerprint.to_owned(),
+                label: label.to_owned(),
+            },
+        },
+        _ => return Err(invalid(args)),
     })
 }
 
@@ -462,6 +550,7 @@ impl fmt::Display for Command {
             Command::Reload => f.write_str("/reload"),
             Command::History(None) => f.write_str("/history"),
             Command::History(Some(n)) => write!(f, "/history {n}"),
+            Command::Keys(keys) => write!(f, "{keys}"),
             Command::Exit => f.write_str("/exit"),
             Command::Unknown { name } => write!(f, "/{name}"),
         }

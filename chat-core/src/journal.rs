@@ -1,11 +1,17 @@
 //! What the hub asks to be remembered, and what it is given back.
 //!
 //! The hub does no I/O. When something happens that should outlive the process (a line said,
-//! a name claimed by a key, a preference changed, a private message left for someone offline),
+//! an account renamed, a preference changed, a private message left for someone offline),
 //! it hands a [`Record`] to its [`Journal`], a sink the edge supplies. The edge writes records
-//! to a store in the background, never under the hub's lock. At start-up the edge gives the
-//! hub what was remembered ([`Snapshot`]); when a member with a key joins, it gives the hub
-//! that key's [`Profile`] with the [`JoinRequest`](crate::JoinRequest).
+//! to a store (and account changes to the key directory) in the background, never under the
+//! hub's lock. At start-up the edge gives the hub what was remembered ([`Snapshot`]); when a
+//! member with an account joins, it gives the hub that account's [`Profile`] with the
+//! [`JoinRequest`](crate::JoinRequest).
+//!
+//! What is remembered about a person is keyed by their **account id** (see
+//! [`AccountRef`](crate::hub::AccountRef)): an account may hold several keys, and the same
+//! settings, messages and bans follow whichever key its owner logs in with. Members without
+//! an account (no key, or a key the directory could not be asked about) leave nothing behind.
 
 use std::net::IpAddr;
 
@@ -18,44 +24,48 @@ use crate::prefs::Prefs;
 pub enum Record {
     /// A said line or emote, for history.
     Line(StoredLine),
-    /// `fingerprint` now owns `name` (a key owns one name: the last it used). Any name the key
-    /// owned before is released.
-    Claim { fingerprint: String, name: String },
-    /// A key's settings changed: store the whole profile.
-    Profile {
-        fingerprint: String,
-        settings: Settings,
-    },
+    /// The account `account` is now called `name` (an account has one name: the last it
+    /// used). Its old name is free. The edge renames the account in the directory, and tells
+    /// the hub if the directory refuses ([`Hub::claim_refused`](crate::Hub::claim_refused)).
+    Claim { account: String, name: String },
+    /// An account's settings changed: store the whole profile.
+    Profile { owner: String, settings: Settings },
     /// A private message left for a key whose member is offline.
     Offline(OfflineMessage),
-    /// The oldest `count` offline messages for this key were delivered; forget them. (A count,
-    /// not "all": a message left while the member was joining must survive.)
-    OfflineDelivered { fingerprint: String, count: usize },
+    /// The oldest `count` offline messages for this account were delivered; forget them. (A
+    /// count, not "all": a message left while the member was joining must survive.)
+    OfflineDelivered { owner: String, count: usize },
     /// A ban, to enforce until it expires (or forever).
     Ban(Ban),
     /// A ban lifted.
     Unban(BanTarget),
-    /// A key was made an operator (`granted`) or stopped being one.
-    Operator { fingerprint: String, granted: bool },
+    /// An account was made an operator (`granted`) or stopped being one.
+    Operator { account: String, granted: bool },
     /// An operator did something: kept for the audit trail.
     Audit(AuditEntry),
 }
 
-/// Who a ban keeps out: a key, or an address (for people without a key).
+/// Who a ban keeps out: an account (every key it holds), one key, or an address (for people
+/// without a key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BanTarget {
+    Account(String),
     Key(String),
     Ip(IpAddr),
 }
 
 impl BanTarget {
-    /// Parses `fingerprint:SHA256:…` or `ip:ADDR`; anything else is not a target (a name,
-    /// which the hub resolves).
+    /// Parses `account:ID`, `fingerprint:SHA256:…` or `ip:ADDR`; anything else is not a
+    /// target (a name, which the hub resolves).
     pub fn parse(text: &str) -> Option<BanTarget> {
         if let Some(fp) = text.strip_prefix("fingerprint:") {
             return fp
                 .starts_with("SHA256:")
                 .then(|| BanTarget::Key(fp.to_owned()));
+        }
+        if let Some(id) = text.strip_prefix("account:") {
+            return (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                .then(|| BanTarget::Account(id.to_owned()));
         }
         text.strip_prefix("ip:")?.parse().ok().map(BanTarget::Ip)
     }
@@ -64,6 +74,7 @@ impl BanTarget {
 impl std::fmt::Display for BanTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            BanTarget::Account(id) => write!(f, "account:{id}"),
             BanTarget::Key(fp) => write!(f, "fingerprint:{fp}"),
             BanTarget::Ip(ip) => write!(f, "ip:{ip}"),
         }
@@ -115,29 +126,31 @@ pub struct StoredLine {
 /// A private message waiting for its recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfflineMessage {
-    pub to_fingerprint: String,
+    /// The recipient's account id.
+    pub to: String,
     pub from: String,
     pub text: String,
     pub at: DateTime<Utc>,
 }
 
-/// What a key keeps between visits, besides its name.
+/// What an account keeps between visits, besides its name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
     pub prefs: Prefs,
-    /// Keys this key ignores, with the name each had when ignored.
-    pub ignoring: Vec<IgnoredKey>,
+    /// Accounts this account ignores, with the name each had when ignored.
+    pub ignoring: Vec<IgnoredAccount>,
     /// The room the member was in when it last changed rooms (or left), with `#`.
     pub last_room: Option<String>,
 }
 
+/// Someone an account ignores, by account, so a rename or another key does not escape it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IgnoredKey {
-    pub fingerprint: String,
+pub struct IgnoredAccount {
+    pub account: String,
     pub name: String,
 }
 
-/// What the edge looked up about a key before it joined.
+/// What the edge looked up about an account before it joined.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Profile {
     pub settings: Settings,
@@ -148,15 +161,15 @@ pub struct Profile {
 /// What the hub starts with after a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
-    /// Names owned by keys: `(name, fingerprint)`.
+    /// Names of accounts: `(name, account id)`. The edge fills it from the key directory.
     pub claims: Vec<(String, String)>,
     /// Recent lines per room, oldest first (at most the hub's history length each).
     pub history: Vec<StoredLine>,
-    /// How many offline messages wait for each key.
+    /// How many offline messages wait for each account.
     pub offline_counts: Vec<(String, usize)>,
     /// Bans in force.
     pub bans: Vec<Ban>,
-    /// Keys made operators with `/op`.
+    /// Accounts that are operators. The edge fills it from the key directory.
     pub operators: Vec<String>,
 }
 

@@ -66,10 +66,10 @@ pub mod render;
 pub mod sanitize;
 pub mod session;
 
-pub use command::{Command, ParseError};
+pub use command::{Command, KeysCommand, ParseError};
 pub use event::{Event, EventKind, NoticeLevel};
 pub use hub::{
-    Chat, Hub, HubConfig, HubStats, JoinRequest, Me, MemberId, Outbox, Outcome, Request,
+    AccountRef, Chat, Hub, HubConfig, HubStats, JoinRequest, Me, MemberId, Outbox, Outcome, Request,
 };
 pub use prefs::{Prefs, Theme, TimestampMode, UtcOffset};
 pub use render::prompt::TermSize;

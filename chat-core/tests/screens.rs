@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU16;
 
 use chat_core::outbox::Mailbox;
-use chat_core::{Hub, HubConfig, JoinRequest, Session, SessionKind, TermSize};
+use chat_core::{AccountRef, Hub, HubConfig, JoinRequest, Session, SessionKind, TermSize};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 /// A hub with a few people at their terminals, on a virtual clock.
@@ -44,6 +44,11 @@ impl Room {
         let request = JoinRequest {
             name: name.into(),
             fingerprint: Some(format!("SHA256:{name}-key")),
+            account: Some(AccountRef {
+                id: format!("{name}-account"),
+                name: name.into(),
+                operator: false,
+            }),
             visible: true,
             profile: None,
             ip: None,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::HubConfig;
-use chat_store::{Retention, Store};
+use chat_store::{Directory, MemoryDirectory, Retention, Store};
 
 use crate::access::AccessFiles;
 
@@ -24,6 +24,15 @@ pub struct RuntimeConfig {
     pub log_messages: bool,
     /// The admins and allowlist files.
     pub access: AccessFiles,
+    /// Where accounts and their keys live. The default, in memory, forgets them on exit.
+    pub directory: Arc<dyn Directory>,
+    /// Who gets in: anyone, or only keys in the directory.
+    pub join: JoinPolicy,
+    /// What someone refused for want of an account is told to do: where to register.
+    pub registration_hint: String,
+    /// How often the list of accounts is read again, to learn of names registered, renamed
+    /// or deleted elsewhere (another server, the web, `chat-cli accounts`).
+    pub account_refresh: Duration,
     /// Events that may wait for one member before the hub drops some for it.
     pub outbox_capacity: usize,
     /// How long shutdown waits for sessions to say goodbye before cutting them off.
@@ -43,8 +52,37 @@ impl Default for RuntimeConfig {
             retention: Retention::default(),
             log_messages: false,
             access: AccessFiles::default(),
+            directory: Arc::new(MemoryDirectory::new()),
+            join: JoinPolicy::Open,
+            registration_hint: "Ask an operator to add your key.".to_owned(),
+            account_refresh: Duration::from_secs(30),
             outbox_capacity: 256,
             shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Who may come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JoinPolicy {
+    /// Anyone: a registered key gets its account's name; the first visit of any other key
+    /// registers the name it takes as a new account; without a key, an unverified name.
+    #[default]
+    Open,
+    /// Only keys in the directory get a session; everyone else is told how to register.
+    Registered,
+}
+
+impl std::str::FromStr for JoinPolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "open" => Ok(JoinPolicy::Open),
+            "registered" => Ok(JoinPolicy::Registered),
+            other => Err(format!(
+                "{other:?} is not a join policy: open or registered"
+            )),
         }
     }
 }

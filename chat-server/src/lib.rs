@@ -8,7 +8,9 @@
 //!   `.await`, and the bounded [`hub::MemberOutbox`] that connects it to a connection's task;
 //! - the store writer ([`persist`]): the hub's journal, batched into transactions, and the
 //!   gate that holds a said line back until it is committed;
-//! - who may come in and who is an operator ([`access`], [`keyfile`]);
+//! - accounts: the key directory behind a cache ([`directory`]), who may come in and what a
+//!   newcomer's key registers ([`accounts`]), which keys an account accepts ([`keys`]);
+//! - who may come in and who is an operator by file ([`access`], [`keyfile`]);
 //! - the [`metrics`] an operator scrapes;
 //! - shutdown: one token that tells every session to say goodbye, one tracker to wait for
 //!   them, one switch to cut off the ones that do not go.
@@ -16,9 +18,12 @@
 //! Front-ends never depend on each other; both depend on this crate.
 
 pub mod access;
+pub mod accounts;
 pub mod config;
+pub mod directory;
 pub mod hub;
 pub mod keyfile;
+pub mod keys;
 mod lookups;
 pub mod metrics;
 pub mod persist;
@@ -29,17 +34,20 @@ use std::time::Duration;
 
 pub use chat_core;
 use chat_core::Hub;
+use chat_core::journal::Record;
 pub use chat_store;
 use chat_store::StoreError;
 use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::access::AccessList;
-pub use crate::config::RuntimeConfig;
+pub use crate::config::{JoinPolicy, RuntimeConfig};
+use crate::directory::DirectoryCache;
 use crate::hub::SharedHub;
 use crate::keyfile::KeyFileError;
 use crate::metrics::Metrics;
@@ -63,6 +71,8 @@ pub struct Runtime {
     pub persist: Option<PersistLink>,
     /// The allowlist and admins, as last read.
     pub access: RwLock<AccessList>,
+    /// The key directory, behind its cache.
+    pub directory: DirectoryCache,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server starts shutting down: sessions say goodbye.
     pub shutdown: CancellationToken,
@@ -74,6 +84,8 @@ pub struct Runtime {
     store_failures: Arc<AtomicU64>,
     /// The writer, until [`Runtime::start`] spawns it.
     writer: Mutex<Option<Writer>>,
+    /// Account changes the hub records, until [`Runtime::start`] gives them to their worker.
+    account_records: Mutex<Option<mpsc::UnboundedReceiver<Record>>>,
     background: Mutex<Background>,
     /// Held by whoever runs the shutdown; the others wait for it to finish.
     closing: tokio::sync::Mutex<bool>,
@@ -84,6 +96,7 @@ struct Background {
     started: bool,
     writer: Option<JoinHandle<()>>,
     ticker: Option<JoinHandle<()>>,
+    accounts: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -98,6 +111,7 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, RuntimeError> {
         let access = AccessList::load(&config.access)?;
         info!(access = %access.summary(), "read the access files");
+        let (account_sender, account_records) = mpsc::unbounded_channel();
         let (mut hub, persist, writer) = match &config.store {
             None => (
                 Hub::with_journal(
@@ -122,10 +136,22 @@ impl Runtime {
                 (hub, Some(link), Some(writer))
             }
         };
+        let journal = std::mem::replace(
+            hub.journal_mut(),
+            EdgeJournal::disabled(config.log_messages),
+        );
+        *hub.journal_mut() = journal.with_directory(account_sender);
         hub.set_admins(access.admins.clone());
         let store_failures = writer.as_ref().map_or_else(Arc::default, Writer::failures);
+        let metrics = Metrics::new();
+        let directory = DirectoryCache::new(
+            Arc::clone(&config.directory),
+            metrics.directory_errors.clone(),
+        );
         Ok(Arc::new(Self {
-            metrics: Metrics::new(),
+            metrics,
+            directory,
+            account_records: Mutex::new(Some(account_records)),
             access: RwLock::new(access),
             hub: Arc::new(Mutex::new(hub)),
             config,
@@ -142,17 +168,38 @@ impl Runtime {
 
     /// Starts the store writer and the hub's clock. Every front-end calls it when it starts
     /// running; only the first call does anything. Must be called inside a Tokio runtime.
-    pub fn start(&self) {
+    pub fn start(self: &Arc<Self>) {
         let mut background = self.background.lock();
         if background.started {
             return;
         }
         background.started = true;
+        background.accounts = self
+            .account_records
+            .lock()
+            .take()
+            .map(|records| tokio::spawn(Arc::clone(self).run_directory_worker(records)));
         background.writer = self.writer.lock().take().map(|w| tokio::spawn(w.run()));
         background.ticker = Some(tokio::spawn(tick(
             Arc::clone(&self.hub),
             self.shutdown.clone(),
         )));
+    }
+
+    /// Reads every account from the directory and tells the hub their names and operators:
+    /// call it once before serving, so that registered names are protected from the first
+    /// connection (the directory's worker keeps them up to date after). Fails if the
+    /// directory cannot be read, with a reason an operator can act on.
+    pub async fn load_accounts(&self) -> Result<usize, chat_store::DirectoryError> {
+        let accounts = self.config.directory.accounts().await?;
+        let count = accounts.len();
+        let mut hub = self.hub.lock();
+        for account in &accounts {
+            hub.account_changed(&accounts::account_ref(account), chrono::Utc::now());
+        }
+        drop(hub);
+        info!(accounts = count, directory = %self.config.directory.describe(), "read the accounts");
+        Ok(count)
     }
 
     /// How many batches of records the store failed to write (each is retried).
@@ -184,12 +231,16 @@ impl Runtime {
             self.kill_all.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(1), self.tracker.wait()).await;
         }
-        let (writer, ticker) = {
+        let (writer, ticker, accounts) = {
             let mut background = self.background.lock();
-            (background.writer.take(), background.ticker.take())
+            (
+                background.writer.take(),
+                background.ticker.take(),
+                background.accounts.take(),
+            )
         };
-        if let Some(ticker) = ticker {
-            ticker.abort();
+        for task in [ticker, accounts].into_iter().flatten() {
+            task.abort();
         }
         if let Some(writer) = writer {
             // Closing the journal lets the writer finish what is queued, then stop.

@@ -58,6 +58,10 @@ pub struct Metrics {
     lines_rate_limited: Counter,
     handshakes_evicted: Counter,
     store_write_failures: Counter,
+    /// Calls to the key directory that failed or timed out.
+    pub directory_errors: Counter,
+    /// Accounts created, keys added and removed, from any front-end.
+    pub account_changes: Counter,
     /// What the hub's own counters said at the last scrape, to add only the difference.
     seen: Mutex<Seen>,
 }
@@ -110,6 +114,8 @@ impl Metrics {
             lines_rate_limited: Counter::default(),
             handshakes_evicted: Counter::default(),
             store_write_failures: Counter::default(),
+            directory_errors: Counter::default(),
+            account_changes: Counter::default(),
             seen: Mutex::default(),
             registry: Registry::default(),
         };
@@ -188,6 +194,16 @@ impl Metrics {
             "store_write_failures",
             "Batches the store failed to write (retried)",
             m.store_write_failures.clone(),
+        );
+        r.register(
+            "directory_errors",
+            "Calls to the key directory that failed or timed out",
+            m.directory_errors.clone(),
+        );
+        r.register(
+            "account_changes",
+            "Accounts created and keys added or removed",
+            m.account_changes.clone(),
         );
         r.register_with_unit(
             "handshake_duration",

@@ -27,10 +27,12 @@ const COMMIT_WAIT: Duration = Duration::from_secs(2);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// The hub's journal: logs what must be logged (operator actions always, chat text only if
-/// the operator asked), numbers each record and queues it for the writer.
+/// the operator asked), numbers each record and queues it for the writer; changes to
+/// accounts (renames, operator grants) go to the directory's worker instead.
 #[derive(Debug)]
 pub struct EdgeJournal {
     sender: Option<mpsc::UnboundedSender<(u64, Record)>>,
+    directory: Option<mpsc::UnboundedSender<Record>>,
     issued: Arc<AtomicU64>,
     log_messages: bool,
 }
@@ -40,9 +42,16 @@ impl EdgeJournal {
     pub fn disabled(log_messages: bool) -> Self {
         Self {
             sender: None,
+            directory: None,
             issued: Arc::new(AtomicU64::new(0)),
             log_messages,
         }
+    }
+
+    /// The same journal, sending account changes to `directory`.
+    pub fn with_directory(mut self, directory: mpsc::UnboundedSender<Record>) -> Self {
+        self.directory = Some(directory);
+        self
     }
 }
 
@@ -65,6 +74,13 @@ impl Journal for EdgeJournal {
                 "said"
             ),
             _ => {}
+        }
+        if matches!(record, Record::Claim { .. } | Record::Operator { .. }) {
+            if let Some(directory) = &self.directory {
+                // A closed channel means the server is shutting down.
+                let _ = directory.send(record);
+            }
+            return;
         }
         if let Some(sender) = &self.sender {
             let seq = self.issued.fetch_add(1, Ordering::AcqRel) + 1;
@@ -126,6 +142,7 @@ pub(crate) fn connect(
     let degraded = Arc::new(AtomicBool::new(false));
     let journal = EdgeJournal {
         sender: Some(sender),
+        directory: None,
         issued: Arc::clone(&issued),
         log_messages,
     };

@@ -19,6 +19,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info};
 
+use chat_server::accounts::KeyVerdict;
+use chat_server::directory::Lookup;
+use chat_server::keys::{self, CheckedKey};
+
 use crate::chat::{self, ChatStart, Input};
 use crate::limits::HandshakeSlot;
 use crate::server::Shared;
@@ -39,8 +43,8 @@ pub(crate) struct ConnectionHandler {
     kill: CancellationToken,
     /// The SSH username, which becomes the first nick.
     user: String,
-    /// The SHA256 fingerprint of the key the client proved, if any.
-    fingerprint: Option<String>,
+    /// The key the client proved, if any, and what the directory said of it.
+    key: Option<(CheckedKey, Lookup)>,
     /// The one session channel a connection may have.
     channel: Option<ChannelState>,
     /// When the TCP connection was accepted, for the handshake-duration metric.
@@ -80,45 +84,22 @@ impl ConnectionHandler {
             authenticated,
             kill,
             user: String::new(),
-            fingerprint: None,
+            key: None,
             channel: None,
             refusal: None,
         }
     }
 
-    /// Why a client with this key (or none) may not come in, if it may not: a ban, or an
-    /// allowlist it is not on.
-    fn refusal_for(&self, fingerprint: Option<&str>) -> Option<String> {
-        let now = chrono::Utc::now();
-        if let Some(ban) =
-            self.shared
-                .runtime
-                .hub
-                .lock()
-                .ban_for(fingerprint, Some(self.peer.ip()), now)
-        {
-            let until = ban.until.map_or_else(
-                || "for good".to_owned(),
-                |t| format!("until {} UTC", t.format("%Y-%m-%d %H:%M")),
-            );
-            return Some(format!(
-                "You are banned from this chat server {until}: {}",
-                ban.reason
-            ));
-        }
-        let access = self.shared.runtime.access.read();
-        match fingerprint {
-            Some(fp) if !access.admits_key(fp) => Some(format!(
-                "This chat server admits only listed keys, and yours ({fp}) is not on its allowlist. \
-                 Ask an operator to add it."
-            )),
-            None if !access.admits_keyless() => Some(
-                "This chat server admits only listed keys, and you offered none. \
-                 Connect with your key (ssh -i ...) and ask an operator to add it."
-                    .to_owned(),
-            ),
-            _ => None,
-        }
+    /// How long the directory may take to answer for this connection's key: what is left of
+    /// the auth deadline, and never more than a few seconds.
+    fn lookup_deadline(&self) -> std::time::Duration {
+        let left = self
+            .shared
+            .config
+            .auth_timeout
+            .saturating_sub(self.accepted_at.elapsed());
+        left.min(std::time::Duration::from_secs(5))
+            .max(std::time::Duration::from_millis(100))
     }
 
     fn reject(&self) -> Auth {
@@ -158,7 +139,7 @@ impl ConnectionHandler {
             handle: session.handle(),
             channel,
             user: self.user.clone(),
-            fingerprint: self.fingerprint.clone(),
+            key: self.key.clone(),
             size: state.pty.as_ref().map(|(_, size)| *size),
             term,
             ip: self.peer.ip(),
@@ -239,7 +220,28 @@ impl russh::server::Handler for ConnectionHandler {
             });
         }
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
-        if let Some(refusal) = self.refusal_for(Some(&fingerprint)) {
+        let checked = match keys::check_key(key.public_key.clone()) {
+            Ok(checked) => checked,
+            Err(error) => {
+                self.shared
+                    .runtime
+                    .metrics
+                    .authenticated("publickey", false);
+                info!(parent: &self.span, user, %fingerprint, %error, "refused a weak key");
+                self.refusal = Some(format!("Your key cannot log in here: {error}."));
+                return Ok(self.reject());
+            }
+        };
+        let deadline = self.lookup_deadline();
+        // Boxed: the lookup's future is large and lives only for this call.
+        let KeyVerdict { refusal, lookup } = Box::pin(self.shared.runtime.check_key(
+            &checked,
+            user,
+            Some(self.peer.ip()),
+            deadline,
+        ))
+        .await;
+        if let Some(refusal) = refusal {
             self.shared
                 .runtime
                 .metrics
@@ -249,10 +251,11 @@ impl russh::server::Handler for ConnectionHandler {
             return Ok(self.reject());
         }
         self.shared.runtime.metrics.authenticated("publickey", true);
-        info!(parent: &self.span, user, %fingerprint, method = "publickey", "authenticated");
+        let account = lookup.account().map(|a| a.name.clone());
+        info!(parent: &self.span, user, %fingerprint, account = account.as_deref().unwrap_or("none"), method = "publickey", "authenticated");
         self.user = user.to_owned();
         self.span.record("fingerprint", fingerprint.as_str());
-        self.fingerprint = Some(fingerprint);
+        self.key = Some((checked, lookup));
         Ok(Auth::Accept)
     }
 
@@ -262,7 +265,10 @@ impl russh::server::Handler for ConnectionHandler {
         _submethods: &str,
         response: Option<russh::server::Response<'a>>,
     ) -> Result<Auth, Self::Error> {
-        let refusal = self.refusal.clone().or_else(|| self.refusal_for(None));
+        let refusal = self
+            .refusal
+            .clone()
+            .or_else(|| self.shared.runtime.check_keyless(Some(self.peer.ip())));
         if let Some(refusal) = refusal {
             if response.is_some() {
                 // The client has seen why; now it is refused, and not asked again (OpenSSH
@@ -290,7 +296,7 @@ impl russh::server::Handler for ConnectionHandler {
             .authenticated("keyboard-interactive", true);
         info!(parent: &self.span, user, method = "keyboard-interactive", "authenticated without a key");
         self.user = user.to_owned();
-        self.fingerprint = None;
+        self.key = None;
         Ok(Auth::Accept)
     }
 

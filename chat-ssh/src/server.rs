@@ -177,7 +177,7 @@ impl Server {
             .runtime
             .hub
             .lock()
-            .ban_for(None, Some(peer.ip()), chrono::Utc::now())
+            .ban_for(None, None, Some(peer.ip()), chrono::Utc::now())
             .is_some();
         let admitted = if banned {
             Err(Refusal::Banned)

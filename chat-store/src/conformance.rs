@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chat_core::journal::{IgnoredKey, OfflineMessage, Record, Settings, StoredLine};
+use chat_core::journal::{IgnoredAccount, OfflineMessage, Record, Settings, StoredLine};
 use chat_core::prefs::{Prefs, Theme, TimestampMode, UtcOffset};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
@@ -149,12 +149,12 @@ fn settings_round_trip(store: &dyn Store) {
             quiet: true,
         },
         ignoring: vec![
-            IgnoredKey {
-                fingerprint: "SHA256:m".into(),
+            IgnoredAccount {
+                account: "account-m".into(),
                 name: "mallory".into(),
             },
-            IgnoredKey {
-                fingerprint: "SHA256:e".into(),
+            IgnoredAccount {
+                account: "account-e".into(),
                 name: "eve".into(),
             },
         ],
@@ -162,11 +162,11 @@ fn settings_round_trip(store: &dyn Store) {
     };
     store
         .apply(&[Record::Profile {
-            fingerprint: "SHA256:a".into(),
+            owner: "account-a".into(),
             settings: settings.clone(),
         }])
         .unwrap();
-    assert_eq!(store.profile("SHA256:a").unwrap().settings, settings);
+    assert_eq!(store.profile("account-a").unwrap().settings, settings);
     let fewer = Settings {
         ignoring: vec![],
         last_room: None,
@@ -174,26 +174,26 @@ fn settings_round_trip(store: &dyn Store) {
     };
     store
         .apply(&[Record::Profile {
-            fingerprint: "SHA256:a".into(),
+            owner: "account-a".into(),
             settings: fewer.clone(),
         }])
         .unwrap();
     assert_eq!(
-        store.profile("SHA256:a").unwrap().settings,
+        store.profile("account-a").unwrap().settings,
         fewer,
         "replaced whole"
     );
 }
 
 fn unknown_keys_have_default_profiles(store: &dyn Store) {
-    let profile = store.profile("SHA256:nobody").unwrap();
+    let profile = store.profile("account-nobody").unwrap();
     assert_eq!(profile.settings, Settings::default());
     assert!(profile.offline.is_empty());
 }
 
 fn offline_messages_wait_in_order(store: &dyn Store) {
     let message = |text: &str, minute: i64| OfflineMessage {
-        to_fingerprint: "SHA256:a".into(),
+        to: "account-a".into(),
         from: "bob".into(),
         text: text.into(),
         at: at(minute),
@@ -203,18 +203,18 @@ fn offline_messages_wait_in_order(store: &dyn Store) {
             Record::Offline(message("first", 0)),
             Record::Offline(message("second", 1)),
             Record::Offline(OfflineMessage {
-                to_fingerprint: "SHA256:other".into(),
+                to: "account-other".into(),
                 ..message("elsewhere", 2)
             }),
         ])
         .unwrap();
-    let waiting = store.profile("SHA256:a").unwrap().offline;
+    let waiting = store.profile("account-a").unwrap().offline;
     assert_eq!(waiting, [message("first", 0), message("second", 1)]);
     let mut counts = store.snapshot(0, 0).unwrap().offline_counts;
     counts.sort();
     assert_eq!(
         counts,
-        [("SHA256:a".to_owned(), 2), ("SHA256:other".to_owned(), 1)]
+        [("account-a".to_owned(), 2), ("account-other".to_owned(), 1)]
     );
     // One more arrives between reading the profile and delivering what it held.
     store
@@ -222,12 +222,12 @@ fn offline_messages_wait_in_order(store: &dyn Store) {
         .unwrap();
     store
         .apply(&[Record::OfflineDelivered {
-            fingerprint: "SHA256:a".into(),
+            owner: "account-a".into(),
             count: 2,
         }])
         .unwrap();
     assert_eq!(
-        store.profile("SHA256:a").unwrap().offline,
+        store.profile("account-a").unwrap().offline,
         [message("third", 3)],
         "the late one survives"
     );
@@ -280,17 +280,17 @@ fn a_batch_applies_in_order(store: &dyn Store) {
     store
         .apply(&[
             Record::Profile {
-                fingerprint: "SHA256:a".into(),
+                owner: "account-a".into(),
                 settings: settings(true),
             },
             Record::Profile {
-                fingerprint: "SHA256:a".into(),
+                owner: "account-a".into(),
                 settings: settings(false),
             },
         ])
         .unwrap();
     assert_eq!(
-        store.profile("SHA256:a").unwrap().settings,
+        store.profile("account-a").unwrap().settings,
         settings(false),
         "the later record wins"
     );

@@ -47,13 +47,15 @@ impl Default for Retention {
 
 /// What the chat remembers. See the crate documentation for how the edge uses it.
 pub trait Store: Send + Sync + Debug {
-    /// What the hub needs at start-up: every name claim, the last `lines_per_room` lines of
-    /// each of the `rooms` most recently active rooms, and how many offline messages wait for
-    /// each key.
+    /// What the hub needs at start-up: the last `lines_per_room` lines of each of the `rooms`
+    /// most recently active rooms, how many offline messages wait for each account, and the
+    /// bans in force. (Names and operators are the directory's: the snapshot leaves them
+    /// empty.)
     fn snapshot(&self, lines_per_room: usize, rooms: usize) -> Result<Snapshot, StoreError>;
 
-    /// What is remembered about one key: its settings and the messages waiting for it.
-    fn profile(&self, fingerprint: &str) -> Result<Profile, StoreError>;
+    /// What is remembered about one account (by its id): its settings and the messages
+    /// waiting for it.
+    fn profile(&self, owner: &str) -> Result<Profile, StoreError>;
 
     /// Writes `records` in order, all or nothing.
     fn apply(&self, records: &[Record]) -> Result<(), StoreError>;

@@ -19,7 +19,6 @@ struct State {
     /// Fingerprint → messages waiting, oldest first.
     offline: HashMap<String, Vec<OfflineMessage>>,
     bans: Vec<Ban>,
-    operators: Vec<String>,
     audit: Vec<AuditEntry>,
 }
 
@@ -68,15 +67,16 @@ impl Store for MemoryStore {
                 .map(|(fp, m)| (fp.clone(), m.len()))
                 .collect(),
             bans: state.bans.clone(),
-            operators: state.operators.clone(),
+            // Operators are accounts', which the directory keeps.
+            operators: Vec::new(),
         })
     }
 
-    fn profile(&self, fingerprint: &str) -> Result<Profile, StoreError> {
+    fn profile(&self, owner: &str) -> Result<Profile, StoreError> {
         let state = self.state.lock();
         Ok(Profile {
-            settings: state.settings.get(fingerprint).cloned().unwrap_or_default(),
-            offline: state.offline.get(fingerprint).cloned().unwrap_or_default(),
+            settings: state.settings.get(owner).cloned().unwrap_or_default(),
+            offline: state.offline.get(owner).cloned().unwrap_or_default(),
         })
     }
 
@@ -86,15 +86,12 @@ impl Store for MemoryStore {
             match record {
                 Record::Line(line) => state.lines.push(line.clone()),
                 Record::Claim { .. } => {}
-                Record::Profile {
-                    fingerprint,
-                    settings,
-                } => {
-                    state.settings.insert(fingerprint.clone(), settings.clone());
+                Record::Profile { owner, settings } => {
+                    state.settings.insert(owner.clone(), settings.clone());
                 }
                 Record::Offline(message) => state
                     .offline
-                    .entry(message.to_fingerprint.clone())
+                    .entry(message.to.clone())
                     .or_default()
                     .push(message.clone()),
                 Record::Ban(ban) => {
@@ -102,18 +99,11 @@ impl Store for MemoryStore {
                     state.bans.push(ban.clone());
                 }
                 Record::Unban(target) => state.bans.retain(|b| b.target != *target),
-                Record::Operator {
-                    fingerprint,
-                    granted,
-                } => {
-                    state.operators.retain(|fp| fp != fingerprint);
-                    if *granted {
-                        state.operators.push(fingerprint.clone());
-                    }
-                }
+                // Operators are accounts', which the directory keeps.
+                Record::Operator { .. } => {}
                 Record::Audit(entry) => state.audit.push(entry.clone()),
-                Record::OfflineDelivered { fingerprint, count } => {
-                    if let Some(waiting) = state.offline.get_mut(fingerprint) {
+                Record::OfflineDelivered { owner, count } => {
+                    if let Some(waiting) = state.offline.get_mut(owner) {
                         waiting.drain(..(*count).min(waiting.len()));
                     }
                 }

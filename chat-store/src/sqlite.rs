@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chat_core::journal::{
-    Ban, BanTarget, IgnoredKey, OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine,
+    Ban, BanTarget, IgnoredAccount, OfflineMessage, Profile, Record, Settings, Snapshot, StoredLine,
 };
 use chat_core::name;
 use chat_core::prefs::{Prefs, Theme, TimestampMode, UtcOffset};
@@ -83,7 +83,9 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 3: accounts. Each name a key owned becomes an account with that one key (its type and
     // line are filled in at its next login); operators made with /op become operator
-    // accounts. The claims table goes: the directory holds who owns which name now.
+    // accounts. What was kept per key (settings, ignores, messages waiting, bans by name) is
+    // kept per account from now on. The claims and operators tables go: the directory holds
+    // who owns which name, and who is an operator.
     "CREATE TABLE accounts (
          id TEXT PRIMARY KEY,
          name TEXT NOT NULL,
@@ -122,8 +124,27 @@ const MIGRATIONS: &[&str] = &[
          SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000, 'schema upgrade',
                 'create account ' || name || ' with key ' || fingerprint || ' from its name claim'
          FROM claim_accounts;
+     UPDATE profiles SET fingerprint =
+         (SELECT id FROM claim_accounts c WHERE c.fingerprint = profiles.fingerprint);
+     DELETE FROM profiles WHERE fingerprint IS NULL;
+     ALTER TABLE profiles RENAME COLUMN fingerprint TO owner;
+     UPDATE ignores SET
+         fingerprint = (SELECT id FROM claim_accounts c WHERE c.fingerprint = ignores.fingerprint),
+         ignored = (SELECT id FROM claim_accounts c WHERE c.fingerprint = ignores.ignored);
+     DELETE FROM ignores WHERE fingerprint IS NULL OR ignored IS NULL;
+     ALTER TABLE ignores RENAME COLUMN fingerprint TO owner;
+     ALTER TABLE ignores RENAME COLUMN ignored TO ignored_account;
+     UPDATE offline SET to_fingerprint =
+         (SELECT id FROM claim_accounts c WHERE c.fingerprint = offline.to_fingerprint);
+     DELETE FROM offline WHERE to_fingerprint IS NULL;
+     ALTER TABLE offline RENAME COLUMN to_fingerprint TO to_account;
+     UPDATE bans SET target = 'account:' ||
+         (SELECT id FROM claim_accounts c WHERE 'fingerprint:' || c.fingerprint = bans.target)
+     WHERE name IS NOT NULL
+       AND target IN (SELECT 'fingerprint:' || fingerprint FROM claim_accounts);
      DROP TABLE claim_accounts;
-     DROP TABLE claims;",
+     DROP TABLE claims;
+     DROP TABLE operators;",
 ];
 
 /// The schema version this build writes.
@@ -307,18 +328,15 @@ fn write(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
         }
         // Names belong to accounts, which the directory keeps.
         Record::Claim { .. } => {}
-        Record::Profile {
-            fingerprint,
-            settings,
-        } => {
+        Record::Profile { owner, settings } => {
             let prefs = settings.prefs;
             tx.execute(
-                "INSERT INTO profiles (fingerprint, theme, timestamp, offset_minutes, quiet, last_room)
+                "INSERT INTO profiles (owner, theme, timestamp, offset_minutes, quiet, last_room)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (fingerprint) DO UPDATE SET theme = ?2, timestamp = ?3,
+                 ON CONFLICT (owner) DO UPDATE SET theme = ?2, timestamp = ?3,
                      offset_minutes = ?4, quiet = ?5, last_room = ?6",
                 params![
-                    fingerprint,
+                    owner,
                     prefs.theme.as_str(),
                     prefs.timestamp.as_str(),
                     i64::from(prefs.offset.minutes()),
@@ -326,26 +344,18 @@ fn write(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
                     settings.last_room
                 ],
             )?;
-            tx.execute(
-                "DELETE FROM ignores WHERE fingerprint = ?1",
-                params![fingerprint],
-            )?;
+            tx.execute("DELETE FROM ignores WHERE owner = ?1", params![owner])?;
             for ignored in &settings.ignoring {
                 tx.execute(
-                    "INSERT OR REPLACE INTO ignores (fingerprint, ignored, name) VALUES (?1, ?2, ?3)",
-                    params![fingerprint, ignored.fingerprint, ignored.name],
+                    "INSERT OR REPLACE INTO ignores (owner, ignored_account, name) VALUES (?1, ?2, ?3)",
+                    params![owner, ignored.account, ignored.name],
                 )?;
             }
         }
         Record::Offline(message) => {
             tx.execute(
-                "INSERT INTO offline (to_fingerprint, sender, body, at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    message.to_fingerprint,
-                    message.from,
-                    message.text,
-                    millis(message.at)
-                ],
+                "INSERT INTO offline (to_account, sender, body, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![message.to, message.from, message.text, millis(message.at)],
             )?;
         }
         Record::Ban(ban) => {
@@ -368,33 +378,19 @@ fn write(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
                 params![target.to_string()],
             )?;
         }
-        Record::Operator {
-            fingerprint,
-            granted,
-        } => {
-            if *granted {
-                tx.execute(
-                    "INSERT OR IGNORE INTO operators (fingerprint) VALUES (?1)",
-                    params![fingerprint],
-                )?;
-            } else {
-                tx.execute(
-                    "DELETE FROM operators WHERE fingerprint = ?1",
-                    params![fingerprint],
-                )?;
-            }
-        }
+        // Operators are accounts', which the directory keeps.
+        Record::Operator { .. } => {}
         Record::Audit(entry) => {
             tx.execute(
                 "INSERT INTO audit (at_ms, by_name, by_fingerprint, action) VALUES (?1, ?2, ?3, ?4)",
                 params![millis(entry.at), entry.by, entry.by_fingerprint, entry.action],
             )?;
         }
-        Record::OfflineDelivered { fingerprint, count } => {
+        Record::OfflineDelivered { owner, count } => {
             tx.execute(
                 "DELETE FROM offline WHERE id IN
-                     (SELECT id FROM offline WHERE to_fingerprint = ?1 ORDER BY id LIMIT ?2)",
-                params![fingerprint, i64::try_from(*count).unwrap_or(i64::MAX)],
+                     (SELECT id FROM offline WHERE to_account = ?1 ORDER BY id LIMIT ?2)",
+                params![owner, i64::try_from(*count).unwrap_or(i64::MAX)],
             )?;
         }
     }
@@ -422,7 +418,7 @@ impl Store for SqliteStore {
                 history.extend(room_lines);
             }
             let offline_counts = connection
-                .prepare("SELECT to_fingerprint, COUNT(*) FROM offline GROUP BY to_fingerprint")?
+                .prepare("SELECT to_account, COUNT(*) FROM offline GROUP BY to_account")?
                 .query_map([], |row| {
                     Ok((
                         row.get(0)?,
@@ -455,31 +451,28 @@ impl Store for SqliteStore {
                     })
                 })
                 .collect();
-            let operators = connection
-                .prepare("SELECT fingerprint FROM operators")?
-                .query_map([], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(Snapshot {
                 // Names belong to accounts, which the directory keeps.
                 claims: Vec::new(),
                 history,
                 offline_counts,
                 bans,
-                operators,
+                // Operators are accounts', which the directory keeps.
+                operators: Vec::new(),
             })
         };
         run().map_err(|e| self.error(e))
     }
 
-    fn profile(&self, fingerprint: &str) -> Result<Profile, StoreError> {
+    fn profile(&self, owner: &str) -> Result<Profile, StoreError> {
         let connection = self.connection.lock();
         let run = || -> rusqlite::Result<Profile> {
             let settings = connection
                 .prepare_cached(
-                    "SELECT theme, timestamp, offset_minutes, quiet, last_room FROM profiles WHERE fingerprint = ?1",
+                    "SELECT theme, timestamp, offset_minutes, quiet, last_room FROM profiles WHERE owner = ?1",
                 )?
                 .query_row(
-                    params![fingerprint],
+                    params![owner],
                     |row| {
                         // Values this build does not know fall back to the defaults.
                         let prefs = Prefs {
@@ -502,22 +495,22 @@ impl Store for SqliteStore {
             let mut settings = settings.unwrap_or_default();
             settings.ignoring = connection
                 .prepare_cached(
-                    "SELECT ignored, name FROM ignores WHERE fingerprint = ?1 ORDER BY rowid",
+                    "SELECT ignored_account, name FROM ignores WHERE owner = ?1 ORDER BY rowid",
                 )?
-                .query_map(params![fingerprint], |row| {
-                    Ok(IgnoredKey {
-                        fingerprint: row.get(0)?,
+                .query_map(params![owner], |row| {
+                    Ok(IgnoredAccount {
+                        account: row.get(0)?,
                         name: row.get(1)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let offline = connection
                 .prepare_cached(
-                    "SELECT sender, body, at_ms FROM offline WHERE to_fingerprint = ?1 ORDER BY id",
+                    "SELECT sender, body, at_ms FROM offline WHERE to_account = ?1 ORDER BY id",
                 )?
-                .query_map(params![fingerprint], |row| {
+                .query_map(params![owner], |row| {
                     Ok(OfflineMessage {
-                        to_fingerprint: fingerprint.to_owned(),
+                        to: owner.to_owned(),
                         from: row.get(0)?,
                         text: row.get(1)?,
                         at: time(row.get(2)?),

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of this
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -16,6 +16,8 @@ pub struct ServerProcess {
     pub data_dir: PathBuf,
     /// What the server printed on stderr, line by line.
     log: mpsc::Receiver<String>,
+    /// Lines read from `log` while waiting for start-up, given back by [`Self::log`].
+    early_log: std::cell::RefCell<Vec<String>>,
 }
 
 /// A port nothing listens on right now.
@@ -57,22 +59,33 @@ impl ServerProcess {
             port,
             data_dir: data_dir.to_owned(),
             log,
+            early_log: Default::default(),
         };
         server.wait_until_listening();
         server
     }
 
+    /// Waits for the server to say it listens: reading its log rather than connecting, so
+    /// that no probe connection shows up in what the test measures.
     fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+        let mut early = self.early_log.borrow_mut();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.log.recv_timeout(left) {
+                Ok(line) => {
+                    let ready = line.contains("listening; connect with");
+                    early.push(line);
+                    if ready {
+                        return;
+                    }
+                }
+                Err(_) => break,
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
         panic!(
-            "chat-cli serve did not listen on port {} within 20 s",
-            self.port
+            "chat-cli serve did not listen on port {} within 20 s; it said:\n{}",
+            self.port,
+            early.join("\n")
         );
     }
 
@@ -100,7 +113,9 @@ impl ServerProcess {
 
     /// Everything the server logged so far.
     pub fn log(&self) -> Vec<String> {
-        self.log.try_iter().collect()
+        let mut lines = std::mem::take(&mut *self.early_log.borrow_mut());
+        lines.extend(self.log.try_iter());
+        lines
     }
 }
 

@@ -176,6 +176,7 @@ fn every_command_spec_parses() {
         let filled = spec
             .usage
             .replace("[MODE] [OFFSET]", "time +01:00")
+            .replace("[add|remove|label]", "")
             .replace("NAME|fingerprint:SHA256:...|ip:ADDR", "ip:10.1.2.3")
             .replace("[DURATION]", "2h")
             .replace("NEW", "robert")
@@ -255,6 +256,17 @@ fn command() -> impl Strategy<Value = Command> {
         (word(), word()).prop_map(|(name, new)| Command::Rename { name, new }),
         Just(Command::Reload),
         prop::option::of(1usize..100_000).prop_map(Command::History),
+        prop_oneof![
+            Just(KeysCommand::List),
+            text().prop_map(|line| KeysCommand::Add { line }),
+            (word(), any::<bool>()).prop_map(|(fingerprint, confirmed)| KeysCommand::Remove {
+                fingerprint,
+                confirmed
+            }),
+            (word(), text())
+                .prop_map(|(fingerprint, label)| KeysCommand::Label { fingerprint, label }),
+        ]
+        .prop_map(Command::Keys),
         Just(Command::Exit),
         "[a-z][a-z0-9]{0,8}"
             .prop_filter("not a command", |n| lookup(&format!("/{n}")).is_none())

@@ -103,6 +103,7 @@ fn edge_request<O: Outbox, J: Journal>(
                 .min(MAX_HISTORY_QUERY),
         }),
         Command::Reload => Some(Request::Reload),
+        Command::Keys(keys) => Some(Request::Keys(keys.clone())),
         _ => None,
     }
 }
@@ -280,13 +281,11 @@ fn carry_out<O: Outbox, J: Journal>(
             let folded = name::fold(name.trim_start_matches('@'));
             let online = hub
                 .find(&folded)
-                .map(|other| (other, hub.members[&other].fingerprint.clone()));
+                .map(|other| (other, hub.members[&other].account.clone()));
             let member = member_mut(hub, id);
             let before = member.ignoring.len();
             member.ignoring.retain(|i| match &online {
-                Some((other, key)) => {
-                    i.id != Some(*other) && (key.is_none() || i.fingerprint != *key)
-                }
+                Some((other, key)) => i.id != Some(*other) && (key.is_none() || i.account != *key),
                 None => name::fold(&i.name) != folded,
             });
             if member.ignoring.len() == before {
@@ -321,6 +320,11 @@ fn carry_out<O: Outbox, J: Journal>(
             None => Ok(Some("there is no message of the day".to_owned())),
         },
         Command::Exit | Command::History(_) => Ok(None),
+        Command::Keys(_) if hub.members[&id].account.is_none() => refuse(
+            "you have no account: only members who logged in with a registered key have keys to manage",
+        ),
+        // The directory is the edge's: it answers.
+        Command::Keys(_) => Ok(None),
         Command::Unknown { name } => refuse(format!(
             "unknown command /{}; type /help for the list",
             cap_chars(&name, 40)
@@ -399,7 +403,7 @@ fn private<O: Outbox, J: Journal>(
 ) -> Reply {
     let text = body(hub, text)?;
     let sender = &hub.members[&from];
-    let (sender_name, sender_key) = (sender.name.clone(), sender.fingerprint.clone());
+    let (sender_name, sender_key) = (sender.name.clone(), sender.account.clone());
     let target = member_mut(hub, to);
     let target_name = target.name.clone();
     if !target.ignores(from, sender_key.as_deref()) {
@@ -448,11 +452,7 @@ pub(super) fn rename<O: Outbox, J: Journal>(
         return refuse("a name holds letters, digits and _ - . (1 to 24 of them)");
     };
     let member = &hub.members[&id];
-    let (old, fingerprint, visible) = (
-        member.name.clone(),
-        member.fingerprint.clone(),
-        member.visible,
-    );
+    let (old, account, visible) = (member.name.clone(), member.account.clone(), member.visible);
     if new == old {
         return refuse(format!("the name is already {old}"));
     }
@@ -467,22 +467,24 @@ pub(super) fn rename<O: Outbox, J: Journal>(
     if let Some(owner) = hub
         .claims
         .owner(&new)
-        .filter(|owner| Some(*owner) != fingerprint.as_deref())
+        .filter(|owner| Some(*owner) != account.as_deref())
     {
         let theirs = hub.claims.owned_by(owner).unwrap_or(&new).to_owned();
         return refuse(if name::same_but_case(&theirs, &new) {
-            format!("the name {new} belongs to someone else's key")
+            format!("the name {new} is registered to someone else")
         } else {
-            format!("the name {new} looks too much like {theirs}, which someone else's key owns")
+            format!(
+                "the name {new} looks too much like {theirs}, which is registered to someone else"
+            )
         });
     }
     hub.by_name.remove(&name::fold(&old));
     hub.by_name.insert(name::fold(&new), id);
     member_mut(hub, id).name = new.clone();
-    if let Some(fingerprint) = fingerprint.filter(|_| visible) {
-        hub.claims.claim(&fingerprint, &new);
+    if let Some(account) = account.filter(|_| visible) {
+        hub.claims.claim(&account, &new);
         hub.journal.record(Record::Claim {
-            fingerprint,
+            account,
             name: new.clone(),
         });
     }
@@ -498,9 +500,9 @@ pub(super) fn rename<O: Outbox, J: Journal>(
     Ok(visible)
 }
 
-/// A private message for someone offline whose name a key owns: kept for the key and
-/// delivered when it next joins. `None` if nobody owns the name (there is nobody to keep it
-/// for).
+/// A private message for someone offline whose name an account owns: kept for the account
+/// and delivered when it next joins. `None` if nobody owns the name (there is nobody to keep
+/// it for).
 fn leave_message<O: Outbox, J: Journal>(
     hub: &mut Hub<O, J>,
     from: MemberId,
@@ -532,7 +534,7 @@ fn keep_message<O: Outbox, J: Journal>(
     let sender = hub.members[&from].name.clone();
     hub.offline_counts.insert(owner.clone(), waiting + 1);
     hub.journal.record(Record::Offline(OfflineMessage {
-        to_fingerprint: owner,
+        to: owner,
         from: sender,
         text: text.clone(),
         at: now,
@@ -555,17 +557,17 @@ fn ignore<O: Outbox, J: Journal>(hub: &mut Hub<O, J>, id: MemberId, name: &str) 
     if target == id {
         return refuse("you cannot ignore yourself");
     }
-    let (target_name, fingerprint) = {
+    let (target_name, account) = {
         let t = &hub.members[&target];
-        (t.name.clone(), t.fingerprint.clone())
+        (t.name.clone(), t.account.clone())
     };
     let member = member_mut(hub, id);
-    if member.ignores(target, fingerprint.as_deref()) {
+    if member.ignores(target, account.as_deref()) {
         return refuse(format!("you are already ignoring {target_name}"));
     }
     member.ignoring.push(Ignored {
         id: Some(target),
-        fingerprint,
+        account,
         name: target_name.clone(),
     });
     Ok(Some(format!(
@@ -663,11 +665,11 @@ fn who<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId) -> String {
 
 fn whois<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId, now: DateTime<Utc>) -> String {
     let m = &hub.members[&id];
-    // A name is verified when the key that proved itself on this connection owns it.
+    // A name is verified when the member's key belongs to the account that owns it.
     let verified = m
-        .fingerprint
+        .account
         .as_deref()
-        .is_some_and(|fp| hub.claims.owner(&m.name) == Some(fp));
+        .is_some_and(|account| hub.claims.owner(&m.name) == Some(account));
     let key = m.fingerprint.as_deref().unwrap_or("none");
     let mut text = format!(
         "name: {} ({})\nkey: {key}\nconnected: {} UTC ({} ago)\nidle: {}\nroom: {}",

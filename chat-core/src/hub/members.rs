@@ -25,13 +25,13 @@ impl MemberId {
     }
 }
 
-/// Someone a member ignores: matched by session while it lasts and by key after, so a
-/// reconnect with the same key stays ignored and a rename does not escape it.
+/// Someone a member ignores: matched by session while it lasts and by account after, so a
+/// reconnect (with any of the account's keys) stays ignored and a rename does not escape it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ignored {
     /// The session ignored, if it was online when ignored (a restored entry has none).
     pub id: Option<MemberId>,
-    pub fingerprint: Option<String>,
+    pub account: Option<String>,
     /// Their name when ignored, for `/ignore`'s list and `/unignore` once they have gone.
     pub name: String,
 }
@@ -40,6 +40,8 @@ pub(crate) struct Ignored {
 pub(crate) struct Member<O> {
     pub name: String,
     pub fingerprint: Option<String>,
+    /// The id of the member's account, if it has one: what it is remembered by.
+    pub account: Option<String>,
     /// The folded key of the member's room.
     pub room: String,
     pub outbox: O,
@@ -79,6 +81,7 @@ impl<O: Outbox> Member<O> {
         Self {
             name,
             fingerprint,
+            account: None,
             room,
             outbox,
             missed: 0,
@@ -130,11 +133,11 @@ impl<O: Outbox> Member<O> {
 }
 
 impl<O> Member<O> {
-    /// Whether this member ignores the sender `from` (whose key is `fingerprint`).
-    pub fn ignores(&self, from: super::MemberId, fingerprint: Option<&str>) -> bool {
-        self.ignoring.iter().any(|i| {
-            i.id == Some(from) || (fingerprint.is_some() && i.fingerprint.as_deref() == fingerprint)
-        })
+    /// Whether this member ignores the sender `from` (of `account`, if it has one).
+    pub fn ignores(&self, from: super::MemberId, account: Option<&str>) -> bool {
+        self.ignoring
+            .iter()
+            .any(|i| i.id == Some(from) || (account.is_some() && i.account.as_deref() == account))
     }
 
     /// Whether a replayed history line comes from someone this member ignores. History holds

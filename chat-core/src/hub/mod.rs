@@ -7,6 +7,7 @@
 //! member alone, and the member is told how many it missed the next time an event gets through
 //! (or when the edge calls [`Hub::flush_missed`]).
 
+mod accounts;
 mod commands;
 mod members;
 mod moderation;
@@ -83,19 +84,32 @@ impl Default for HubConfig {
     }
 }
 
+/// The account a member logs in as, as the key directory holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRef {
+    /// Stable and opaque: what the hub and the store remember the member by.
+    pub id: String,
+    /// The account's name: the member gets it, and nobody else may hold it.
+    pub name: String,
+    /// The account's members are operators.
+    pub operator: bool,
+}
+
 /// Who wants to join.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinRequest {
-    /// The name asked for (an SSH username, say); it is cleaned and, if taken, numbered. A key
-    /// that owns a name gets that name instead.
+    /// The name asked for (an SSH username, say); it is cleaned and, if taken, numbered. A
+    /// member with an account gets the account's name instead.
     pub name: String,
     /// The SHA256 fingerprint of the member's key, if they proved one.
     pub fingerprint: Option<String>,
+    /// The account the key belongs to, if the edge found one in the key directory.
+    pub account: Option<AccountRef>,
     /// A visible member is in a room, listed and announced. An invisible one (a one-shot
     /// `exec` command) can run commands and send private messages, but nobody sees it come
     /// and go and it receives no broadcasts.
     pub visible: bool,
-    /// What the store remembers about the key: settings and waiting messages.
+    /// What the store remembers about the account: settings and waiting messages.
     pub profile: Option<Profile>,
     /// The address the member connects from, if known: a keyless member is banned by it.
     pub ip: Option<IpAddr>,
@@ -107,6 +121,7 @@ impl JoinRequest {
         Self {
             name: name.into(),
             fingerprint: None,
+            account: None,
             visible: true,
             profile: None,
             ip: None,
@@ -116,6 +131,12 @@ impl JoinRequest {
     /// The same request, proven by the key with this fingerprint.
     pub fn with_key(mut self, fingerprint: impl Into<String>) -> Self {
         self.fingerprint = Some(fingerprint.into());
+        self
+    }
+
+    /// The same request, from a member of this account.
+    pub fn with_account(mut self, account: AccountRef) -> Self {
+        self.account = Some(account);
         self
     }
 
@@ -149,6 +170,8 @@ pub enum Request {
     History { room: String, limit: usize },
     /// An operator asked to read the admins and allowlist files again.
     Reload,
+    /// The member manages the keys of its account (`/keys ...`): the directory is the edge's.
+    Keys(crate::command::KeysCommand),
 }
 
 /// The result of a submitted line, for the member's own session.
@@ -207,7 +230,8 @@ pub struct Hub<O, J = NoJournal> {
     members: HashMap<MemberId, Member<O>>,
     /// Folded name → member online, so names are unique regardless of case.
     by_name: HashMap<String, MemberId>,
-    /// Names owned by keys, online or not.
+    /// Names owned by accounts, online or not, as far as the hub knows (the key directory
+    /// is the authority; the edge keeps the hub informed).
     claims: Claims,
     /// Folded room name → room. `#lobby` always exists; other rooms go when they empty and
     /// have no history, or when too many idle rooms keep theirs.
@@ -216,7 +240,7 @@ pub struct Hub<O, J = NoJournal> {
     offline_counts: HashMap<String, usize>,
     /// Keys listed in the admins file: operators that `/deop` cannot touch.
     admins: HashSet<String>,
-    /// Keys made operators with `/op`.
+    /// Accounts that are operators (in the directory, or made so with `/op`).
     operators: HashSet<String>,
     /// Bans in force (expired ones are dropped as they are noticed).
     bans: Vec<Ban>,
@@ -275,17 +299,10 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
     }
 
-    /// Takes back what was remembered: name claims, recent history and offline message counts.
-    /// Call it once, before anyone joins.
+    /// Takes back what was remembered: account names, recent history and offline message
+    /// counts. Call it once, before anyone joins.
     pub fn restore(&mut self, snapshot: Snapshot) {
-        for (name, fingerprint) in snapshot.claims {
-            // A store hands back what it was given, but a name that would not pass as a name
-            // today, or one already claimed, is not honoured.
-            let valid = name::clean_name(&name).as_deref() == Some(name.as_str());
-            if valid && self.claims.owner(&name).is_none() {
-                self.claims.claim(&fingerprint, &name);
-            }
-        }
+        self.learn_names(snapshot.claims);
         for line in snapshot.history {
             let Some(display) = name::clean_room(&line.room) else {
                 continue;
@@ -335,6 +352,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         self.members.get(&id).map(|m| m.name.as_str())
     }
 
+    /// The id of the member's account, if it has one.
+    pub fn account_of(&self, id: MemberId) -> Option<&str> {
+        self.members.get(&id)?.account.as_deref()
+    }
+
     /// The member's current room, if they are connected.
     pub fn room_of(&self, id: MemberId) -> Option<&str> {
         let member = self.members.get(&id)?;
@@ -346,9 +368,17 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         self.by_name.get(&name::fold(name)).copied()
     }
 
-    /// The key that owns `name`, if any.
+    /// The account that owns `name`, if any.
     pub fn owner_of(&self, name: &str) -> Option<&str> {
         self.claims.owner(name)
+    }
+
+    /// The name the hub would give a newcomer asking for `asked` who has no account yet:
+    /// cleaned, and numbered past names held online or owned by accounts. The edge registers
+    /// it as the newcomer's account before it joins.
+    pub fn name_for_newcomer(&self, asked: &str) -> String {
+        let wanted = name::clean_name(asked).unwrap_or_else(|| name::DEFAULT_NAME.to_owned());
+        self.free_name(&wanted, None, None)
     }
 
     /// The names of visible members in `room` (any case), sorted.
@@ -387,31 +417,38 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         room.history.iter().skip(skip).cloned().collect()
     }
 
-    /// Adds a member and gives it a name: the one its key owns, else the one it asked for,
-    /// numbered if someone else holds or owns it. A visible member is then put in its last
-    /// room (or `#lobby`), shown the MOTD, the room's history and any private messages left
-    /// for it, and announced. A session of the same key already holding the name is replaced.
+    /// Adds a member and gives it a name: its account's, else the one it asked for,
+    /// numbered if someone else holds it or an account owns it. A visible member is then put
+    /// in its last room (or `#lobby`), shown the MOTD, the room's history and any private
+    /// messages left for it, and announced. A visible session of the same account already
+    /// holding the name is replaced; anyone else holding it is moved aside.
     pub fn join(&mut self, request: JoinRequest, outbox: O, now: DateTime<Utc>) -> MemberId {
         let id = MemberId::new(self.next_id);
         self.next_id += 1;
         let fingerprint = request.fingerprint.clone();
-        let owned = fingerprint
-            .as_deref()
-            .and_then(|fp| self.claims.owned_by(fp))
-            .map(str::to_owned);
-        let asked = owned.clone().or_else(|| name::clean_name(&request.name));
-        let wanted = asked
-            .clone()
-            .unwrap_or_else(|| name::DEFAULT_NAME.to_owned());
-        // Only a visible session replaces a ghost or claims a name: a one-shot `exec` of the
-        // same key must not throw out the member's interactive session.
-        let claiming = fingerprint.as_deref().filter(|_| request.visible);
-        if let Some(fp) = claiming {
-            self.replace_ghost(&wanted, fp, now);
+        let account = request.account.clone();
+        if let Some(account) = &account {
+            // The directory is the authority on an account's name and rights.
+            self.claims.claim(&account.id, &account.name);
+            if account.operator {
+                self.operators.insert(account.id.clone());
+            }
         }
-        let why_renamed = (!self.name_is_free(&wanted, fingerprint.as_deref(), None))
-            .then(|| self.why_taken(&wanted, fingerprint.as_deref()));
-        let name = self.free_name(&wanted, fingerprint.as_deref(), None);
+        let owner = account.as_ref().map(|a| a.id.clone());
+        let wanted = account
+            .as_ref()
+            .map(|a| a.name.clone())
+            .or_else(|| name::clean_name(&request.name))
+            .unwrap_or_else(|| name::DEFAULT_NAME.to_owned());
+        // Only a visible session replaces a ghost: a one-shot `exec` of the same account must
+        // not throw out the member's interactive session.
+        if let Some(owner) = owner.as_deref().filter(|_| request.visible) {
+            self.replace_ghost(&wanted, owner, now);
+            self.move_aside(&wanted, owner, now);
+        }
+        let why_renamed = (!self.name_is_free(&wanted, owner.as_deref(), None))
+            .then(|| self.why_taken(&wanted, owner.as_deref()));
+        let name = self.free_name(&wanted, owner.as_deref(), None);
         self.by_name.insert(name::fold(&name), id);
         let profile = request.profile.unwrap_or_default();
         let mut member = Member::new(
@@ -428,29 +465,19 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         );
         member.prefs = profile.settings.prefs;
         member.ip = request.ip;
-        member.op = fingerprint
-            .as_deref()
-            .is_some_and(|fp| self.is_operator_key(fp));
+        member.account = owner.clone();
+        member.op = self.is_operator(fingerprint.as_deref(), owner.as_deref());
         member.ignoring = profile
             .settings
             .ignoring
             .iter()
             .map(|i| Ignored {
                 id: None,
-                fingerprint: Some(i.fingerprint.clone()),
+                account: Some(i.account.clone()),
                 name: i.name.clone(),
             })
             .collect();
         self.members.insert(id, member);
-        if let Some(fp) = claiming
-            && self.claims.owner(&name).is_none()
-        {
-            self.claims.claim(fp, &name);
-            self.journal.record(Record::Claim {
-                fingerprint: fp.to_owned(),
-                name: name.clone(),
-            });
-        }
         if !request.visible {
             return id;
         }
@@ -558,12 +585,12 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         })
     }
 
-    /// Remembers a keyed member's settings (preferences, ignore list, room).
+    /// Remembers the settings (preferences, ignore list, room) of a member with an account.
     fn save_settings(&mut self, id: MemberId) {
         let Some(member) = self.members.get(&id) else {
             return;
         };
-        let Some(fingerprint) = member.fingerprint.clone() else {
+        let Some(owner) = member.account.clone() else {
             return;
         };
         let settings = crate::journal::Settings {
@@ -572,23 +599,20 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
                 .ignoring
                 .iter()
                 .filter_map(|i| {
-                    Some(crate::journal::IgnoredKey {
-                        fingerprint: i.fingerprint.clone()?,
+                    Some(crate::journal::IgnoredAccount {
+                        account: i.account.clone()?,
                         name: i.name.clone(),
                     })
                 })
                 .collect(),
             last_room: Some(self.room_name(&member.room)),
         };
-        self.journal.record(Record::Profile {
-            fingerprint,
-            settings,
-        });
+        self.journal.record(Record::Profile { owner, settings });
     }
 
     /// Shows a joining member the private messages left for it, and forgets them.
     fn deliver_offline(&mut self, id: MemberId, messages: Vec<crate::journal::OfflineMessage>) {
-        let Some(fingerprint) = self.members.get(&id).and_then(|m| m.fingerprint.clone()) else {
+        let Some(owner) = self.members.get(&id).and_then(|m| m.account.clone()) else {
             return;
         };
         if messages.is_empty() {
@@ -602,11 +626,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             };
             self.deliver_to(id, Arc::new(Event::new(message.at, kind)));
         }
-        if let Some(waiting) = self.offline_counts.get_mut(&fingerprint) {
+        if let Some(waiting) = self.offline_counts.get_mut(&owner) {
             *waiting = waiting.saturating_sub(count);
         }
         self.journal
-            .record(Record::OfflineDelivered { fingerprint, count });
+            .record(Record::OfflineDelivered { owner, count });
     }
 }
 

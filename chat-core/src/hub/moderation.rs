@@ -28,33 +28,30 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
     }
 
-    /// Whether a key is an operator's: an admin's, or granted with `/op`.
-    pub fn is_operator_key(&self, fingerprint: &str) -> bool {
-        self.admins.contains(fingerprint) || self.operators.contains(fingerprint)
-    }
-
-    /// The ban that keeps out a connection with this key or address, if any. The edge asks at
-    /// accept (address) and at authentication (key).
+    /// The ban that keeps out a connection with this key, account or address, if any. The
+    /// edge asks at accept (address) and at authentication (key and its account).
     pub fn ban_for(
         &self,
         fingerprint: Option<&str>,
+        account: Option<&str>,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Option<&Ban> {
         self.bans.iter().find(|ban| {
             ban.is_active(now)
                 && match &ban.target {
+                    BanTarget::Account(id) => Some(id.as_str()) == account,
                     BanTarget::Key(fp) => Some(fp.as_str()) == fingerprint,
                     BanTarget::Ip(addr) => Some(*addr) == ip,
                 }
         })
     }
 
-    fn refresh_operator(&mut self, id: MemberId) {
-        let Some(fp) = self.members.get(&id).and_then(|m| m.fingerprint.clone()) else {
+    pub(super) fn refresh_operator(&mut self, id: MemberId) {
+        let Some(member) = self.members.get(&id) else {
             return;
         };
-        let op = self.is_operator_key(&fp);
+        let op = self.is_operator(member.fingerprint.as_deref(), member.account.as_deref());
         if let Some(member) = self.members.get_mut(&id) {
             member.op = op;
         }
@@ -288,9 +285,13 @@ fn ban<O: Outbox, J: Journal>(
         }
         None => ban_target_for_name(hub, target)?,
     };
-    if let BanTarget::Key(fp) = &target
-        && hub.members[&by].fingerprint.as_deref() == Some(fp.as_str())
-    {
+    let me = &hub.members[&by];
+    let myself = match &target {
+        BanTarget::Key(fp) => me.fingerprint.as_deref() == Some(fp.as_str()),
+        BanTarget::Account(id) => me.account.as_deref() == Some(id.as_str()),
+        BanTarget::Ip(_) => false,
+    };
+    if myself {
         return refuse("you cannot ban yourself");
     }
     let until = match duration {
@@ -317,6 +318,7 @@ fn ban<O: Outbox, J: Journal>(
         .members
         .iter()
         .filter(|(_, m)| match &target {
+            BanTarget::Account(id) => m.account.as_deref() == Some(id.as_str()),
             BanTarget::Key(fp) => m.fingerprint.as_deref() == Some(fp.as_str()),
             BanTarget::Ip(ip) => m.ip == Some(*ip),
         })
@@ -338,8 +340,8 @@ fn ban<O: Outbox, J: Journal>(
     Ok(Some(format!("{label} is banned {span}")))
 }
 
-/// What banning a name means: the member's key if it has one, else its address; for someone
-/// offline, the key that owns the name.
+/// What banning a name means: the member's account if it has one (every key of it), else
+/// its key, else its address; for someone offline, the account that owns the name.
 fn ban_target_for_name<O: Outbox, J: Journal>(
     hub: &Hub<O, J>,
     raw: &str,
@@ -347,10 +349,11 @@ fn ban_target_for_name<O: Outbox, J: Journal>(
     let bare = raw.trim_start_matches('@');
     if let Some(id) = hub.find(bare) {
         let member = &hub.members[&id];
-        let target = match (&member.fingerprint, member.ip) {
-            (Some(fp), _) => BanTarget::Key(fp.clone()),
-            (None, Some(ip)) => BanTarget::Ip(ip),
-            (None, None) => {
+        let target = match (&member.account, &member.fingerprint, member.ip) {
+            (Some(account), _, _) => BanTarget::Account(account.clone()),
+            (None, Some(fp), _) => BanTarget::Key(fp.clone()),
+            (None, None, Some(ip)) => BanTarget::Ip(ip),
+            (None, None, None) => {
                 return refuse(format!(
                     "{} has neither a key nor an address to ban",
                     member.name
@@ -360,9 +363,9 @@ fn ban_target_for_name<O: Outbox, J: Journal>(
         return Ok((target, Some(member.name.clone())));
     }
     match hub.claims.owner(bare) {
-        Some(owner) => Ok((BanTarget::Key(owner.to_owned()), Some(bare.to_owned()))),
+        Some(owner) => Ok((BanTarget::Account(owner.to_owned()), Some(bare.to_owned()))),
         None => refuse(format!(
-            "no one here is called {bare}, and no key owns that name"
+            "no one here is called {bare}, and no account has that name"
         )),
     }
 }
@@ -377,36 +380,35 @@ fn set_operator<O: Outbox, J: Journal>(
     let target = super::commands::resolve(hub, name)?;
     let member = &hub.members[&target];
     let target_name = member.name.clone();
-    let Some(fp) = member.fingerprint.clone() else {
+    let fingerprint = member.fingerprint.clone();
+    let Some(account) = member.account.clone() else {
         return refuse(format!(
-            "{target_name} has no key; only members with a key can be operators"
+            "{target_name} has no account; only members with a registered key can be operators"
         ));
     };
     if grant {
-        if !hub.operators.insert(fp.clone()) && hub.is_operator_key(&fp) {
+        if hub.is_operator(fingerprint.as_deref(), Some(&account)) {
             return refuse(format!("{target_name} is already an operator"));
         }
+        hub.operators.insert(account.clone());
     } else {
-        if hub.admins.contains(&fp) {
+        if fingerprint
+            .as_deref()
+            .is_some_and(|fp| hub.admins.contains(fp))
+        {
             return refuse(format!(
                 "{target_name} is an admin (from the admins file); edit the file to change that"
             ));
         }
-        if !hub.operators.remove(&fp) {
+        if !hub.operators.remove(&account) {
             return refuse(format!("{target_name} is not an operator"));
         }
     }
     hub.journal.record(Record::Operator {
-        fingerprint: fp.clone(),
+        account: account.clone(),
         granted: grant,
     });
-    let ids: Vec<MemberId> = hub
-        .members
-        .iter()
-        .filter(|(_, m)| m.fingerprint.as_deref() == Some(fp.as_str()))
-        .map(|(id, _)| *id)
-        .collect();
-    for id in ids {
+    for id in hub.members_of(&account) {
         hub.refresh_operator(id);
     }
     let op_name = hub.members[&by].name.clone();

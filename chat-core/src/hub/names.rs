@@ -1,9 +1,10 @@
-//! Who may have which name: names held online, and names owned by keys.
+//! Who may have which name: names held online, and names owned by accounts.
 //!
-//! A key owns one name, the last it used: the first key to take a free name owns it, and
-//! taking another name gives the old one up. Owning only one name keeps a key from squatting
-//! on many. Nobody else (another key, or a keyless user) can take an owned name, online or
-//! not; its key gets it back on every visit.
+//! An account owns one name, the last it used: taking another name gives the old one up.
+//! Owning only one name keeps an account from squatting on many. Nobody else (another
+//! account, or someone without one) can take an owned name, online or not; the account's
+//! members get it on every visit. The key directory is the authority on which account owns
+//! which name; the hub keeps what it has been told, so that it can answer at once.
 
 use std::collections::HashMap;
 
@@ -13,43 +14,55 @@ use super::{Hub, MemberId, Outbox};
 use crate::journal::Journal;
 use crate::name;
 
-/// Names owned by keys.
+/// Names owned by accounts.
 #[derive(Debug, Default)]
 pub(super) struct Claims {
-    /// Folded name → owning fingerprint.
+    /// Folded name → owning account id.
     owners: HashMap<String, String>,
-    /// Fingerprint → the name it owns, as spelled when claimed.
+    /// Account id → the name it owns, as spelled.
     names: HashMap<String, String>,
 }
 
 impl Claims {
-    /// The key that owns `name` (any case).
+    /// The account that owns `name` (any case).
     pub fn owner(&self, name: &str) -> Option<&str> {
         self.owners.get(&name::fold(name)).map(String::as_str)
     }
 
-    /// The name `fingerprint` owns.
-    pub fn owned_by(&self, fingerprint: &str) -> Option<&str> {
-        self.names.get(fingerprint).map(String::as_str)
+    /// The name `account` owns.
+    pub fn owned_by(&self, account: &str) -> Option<&str> {
+        self.names.get(account).map(String::as_str)
     }
 
-    /// Gives `name` to `fingerprint`, releasing the name it owned before. The caller checks
-    /// that no other key owns `name`.
-    pub fn claim(&mut self, fingerprint: &str, name: &str) {
-        if let Some(old) = self.names.insert(fingerprint.to_owned(), name.to_owned()) {
+    /// Gives `name` to `account`, releasing the name it owned before. Another account that
+    /// was thought to own `name` no longer does: the newest word (the directory's, or a
+    /// rename it will be told of) wins.
+    pub fn claim(&mut self, account: &str, name: &str) {
+        if let Some(old) = self.names.insert(account.to_owned(), name.to_owned()) {
             self.owners.remove(&name::fold(&old));
         }
-        self.owners.insert(name::fold(name), fingerprint.to_owned());
+        if let Some(previous) = self.owners.insert(name::fold(name), account.to_owned())
+            && previous != account
+        {
+            self.names.remove(&previous);
+        }
+    }
+
+    /// Forgets the account and its name.
+    pub fn release(&mut self, account: &str) {
+        if let Some(old) = self.names.remove(account) {
+            self.owners.remove(&name::fold(&old));
+        }
     }
 }
 
 impl<O: Outbox, J: Journal> Hub<O, J> {
-    /// Whether `candidate` may be taken by the member `except` (if it is renaming) with key
-    /// `fingerprint`: nobody else holds it online, and no other key owns it.
+    /// Whether `candidate` may be taken by the member `except` (if it is renaming) of
+    /// `account`: nobody else holds it online, and no other account owns it.
     pub(super) fn name_is_free(
         &self,
         candidate: &str,
-        fingerprint: Option<&str>,
+        account: Option<&str>,
         except: Option<MemberId>,
     ) -> bool {
         let held = self
@@ -59,7 +72,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         let owned_by_other = self
             .claims
             .owner(candidate)
-            .is_some_and(|owner| Some(owner) != fingerprint);
+            .is_some_and(|owner| Some(owner) != account);
         !held && !owned_by_other
     }
 
@@ -67,21 +80,21 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
     pub(super) fn free_name(
         &self,
         wanted: &str,
-        fingerprint: Option<&str>,
+        account: Option<&str>,
         except: Option<MemberId>,
     ) -> String {
-        if self.name_is_free(wanted, fingerprint, except) {
+        if self.name_is_free(wanted, account, except) {
             return wanted.to_owned();
         }
         name::numbered_variants(wanted)
-            .find(|n| self.name_is_free(n, fingerprint, except))
+            .find(|n| self.name_is_free(n, account, except))
             .expect(
                 "the numbered variants of a name are endless, and members and claims are finite",
             )
     }
 
-    /// Why `wanted` is not free for a member with `fingerprint`, in words.
-    pub(super) fn why_taken(&self, wanted: &str, fingerprint: Option<&str>) -> String {
+    /// Why `wanted` is not free for a member of `account`, in words.
+    pub(super) fn why_taken(&self, wanted: &str, account: Option<&str>) -> String {
         let holder = self
             .by_name
             .get(&name::fold(wanted))
@@ -90,7 +103,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         let owned = self
             .claims
             .owner(wanted)
-            .filter(|owner| Some(*owner) != fingerprint)
+            .filter(|owner| Some(*owner) != account)
             .and_then(|owner| self.claims.owned_by(owner))
             .map(str::to_owned);
         match holder.or(owned) {
@@ -101,17 +114,17 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
     }
 
-    /// If a visible session of the same key holds `wanted`, it is a ghost of this member
+    /// If a visible session of the same account holds `wanted`, it is a ghost of this member
     /// (an old connection not yet timed out, or a second terminal): close it and free the name.
-    pub(super) fn replace_ghost(&mut self, wanted: &str, fingerprint: &str, now: DateTime<Utc>) {
+    pub(super) fn replace_ghost(&mut self, wanted: &str, account: &str, now: DateTime<Utc>) {
         let Some(&holder) = self.by_name.get(&name::fold(wanted)) else {
             return;
         };
-        let same_key = self
+        let same_account = self
             .members
             .get(&holder)
-            .is_some_and(|m| m.visible && m.fingerprint.as_deref() == Some(fingerprint));
-        if same_key {
+            .is_some_and(|m| m.visible && m.account.as_deref() == Some(account));
+        if same_account {
             if let Some(member) = self.members.get(&holder) {
                 member
                     .outbox

@@ -81,7 +81,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         };
         let sender_key = from
             .and_then(|id| self.members.get(&id))
-            .map(|m| m.fingerprint.clone());
+            .map(|m| m.account.clone());
         let presence = event.is_presence();
         for id in &room.members {
             let Some(member) = self.members.get_mut(id) else {
@@ -90,8 +90,8 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             if presence && member.prefs.quiet {
                 continue;
             }
-            if let (Some(from), Some(fingerprint)) = (from, &sender_key)
-                && member.ignores(from, fingerprint.as_deref())
+            if let (Some(from), Some(account)) = (from, &sender_key)
+                && member.ignores(from, account.as_deref())
             {
                 continue;
             }

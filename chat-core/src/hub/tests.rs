@@ -342,6 +342,11 @@ fn away_back_and_whois() {
         JoinRequest {
             name: "alice".into(),
             fingerprint: Some("SHA256:abc".into()),
+            account: Some(AccountRef {
+                id: "alice-account".into(),
+                name: "alice".into(),
+                operator: false,
+            }),
             visible: true,
             profile: None,
             ip: None,
@@ -485,6 +490,7 @@ fn invisible_members_run_commands_unseen() {
         JoinRequest {
             name: "bot".into(),
             fingerprint: None,
+            account: None,
             visible: false,
             profile: None,
             ip: None,

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use chat_core::render::{self, View};
-use chat_core::{Event, JoinRequest, NoticeLevel, Request};
+use chat_core::{Event, NoticeLevel, Request};
 use chrono::Utc;
 use tracing::debug;
 
 use super::output::Output;
 use super::{ChatStart, OnDrop};
+use chat_server::accounts::Arrival;
 use chat_server::hub::MemberOutbox;
 
 pub(crate) async fn run_exec(start: ChatStart, command: String) {
@@ -23,9 +24,14 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
     };
     let (outbox, mut ends) = MemberOutbox::channel(shared.runtime.config.outbox_capacity);
     let now = Utc::now();
-    let mut request = JoinRequest::named(start.user.clone()).invisible();
-    request.fingerprint = start.fingerprint.clone();
-    request.ip = Some(start.ip);
+    let request = Box::pin(shared.runtime.join_request(Arrival {
+        name: start.user.clone(),
+        key: start.key.clone(),
+        ip: Some(start.ip),
+        visible: false,
+    }))
+    .await;
+    let account = request.account.as_ref().map(|a| a.id.clone());
     let outcome = {
         let mut hub = shared.runtime.hub.lock();
         let id = hub.join(request, outbox, now);
@@ -37,11 +43,46 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
     let mut events: Vec<Event> = std::iter::from_fn(|| ends.events.try_recv().ok())
         .map(|e| (*e).clone())
         .collect();
-    if let Some(Request::History { room, limit }) = outcome.request.clone() {
-        let lines = shared.runtime.history(&room, limit).await;
-        let header = format!("the last {} lines in {room}:", lines.len());
-        events.push(Event::notice(now, NoticeLevel::Info, header));
-        events.extend(lines);
+    let mut failed = outcome.failed;
+    match outcome.request.clone() {
+        Some(Request::History { room, limit }) => {
+            let lines = shared.runtime.history(&room, limit).await;
+            let header = format!("the last {} lines in {room}:", lines.len());
+            events.push(Event::notice(now, NoticeLevel::Info, header));
+            events.extend(lines);
+        }
+        Some(Request::Keys(command)) => {
+            let my_key = start.key.as_ref().map(|(key, _)| key.fingerprint.as_str());
+            let result = match &account {
+                Some(account) => {
+                    let name = outcome.me.name.clone();
+                    Box::pin(shared.runtime.manage_keys(account, &name, my_key, command)).await
+                }
+                None => Err("you have no account".to_owned()),
+            };
+            let (level, text) = match result {
+                Ok(text) => (NoticeLevel::Info, text),
+                Err(text) => {
+                    failed = true;
+                    (NoticeLevel::Error, text)
+                }
+            };
+            events.push(Event::notice(now, level, text));
+        }
+        Some(Request::Reload) => {
+            let (level, text) = match shared.runtime.reload() {
+                Ok(summary) => (NoticeLevel::Info, format!("reloaded: {summary}")),
+                Err(error) => {
+                    failed = true;
+                    (
+                        NoticeLevel::Error,
+                        format!("reload failed, the old lists stay: {error}"),
+                    )
+                }
+            };
+            events.push(Event::notice(now, level, text));
+        }
+        None => {}
     }
     let view = View {
         me: &outcome.me.name,
@@ -66,7 +107,7 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
     output.send(&mut stdout);
     output.send_stderr(stderr);
     output
-        .finish(u32::from(outcome.failed), shared.config.stall_timeout)
+        .finish(u32::from(failed), shared.config.stall_timeout)
         .await;
 }
 

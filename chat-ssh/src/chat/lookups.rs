@@ -10,6 +10,7 @@ use crate::server::Shared;
 pub(super) async fn fulfil(
     shared: &Shared,
     session: &mut Session,
+    my_key: Option<&str>,
     request: Request,
     out: &mut Vec<u8>,
 ) {
@@ -25,6 +26,29 @@ pub(super) async fn fulfil(
                     NoticeLevel::Error,
                     format!("reload failed, the old lists stay: {error}"),
                 ),
+            };
+            session.show_notice(Utc::now(), level, &text, out);
+        }
+        Request::Keys(command) => {
+            let account = shared
+                .runtime
+                .hub
+                .lock()
+                .account_of(session.id())
+                .map(str::to_owned);
+            let result = match account {
+                Some(account) => {
+                    let name = session.me().name.clone();
+                    shared
+                        .runtime
+                        .manage_keys(&account, &name, my_key, command)
+                        .await
+                }
+                None => Err("you have no account".to_owned()),
+            };
+            let (level, text) = match result {
+                Ok(text) => (NoticeLevel::Info, text),
+                Err(text) => (NoticeLevel::Error, text),
             };
             session.show_notice(Utc::now(), level, &text, out);
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chat_core::journal::StoredLine;
 use chat_core::rate::TokenBucket;
-use chat_core::{Event, Flow, JoinRequest, NoticeLevel, Session, SessionKind, TermSize, Theme};
+use chat_core::{Event, Flow, NoticeLevel, Session, SessionKind, TermSize, Theme};
 use chrono::Utc;
 use russh::ChannelId;
 use russh::server::Handle;
@@ -28,6 +28,10 @@ use tracing::info;
 
 pub(crate) use exec::run_exec;
 use output::{Output, Target};
+
+use chat_server::accounts::Arrival;
+use chat_server::directory::Lookup;
+use chat_server::keys::CheckedKey;
 
 use crate::server::Shared;
 use chat_server::hub::{Locked, MemberOutbox, OutboxEnds};
@@ -46,7 +50,8 @@ pub(crate) struct ChatStart {
     pub handle: Handle,
     pub channel: ChannelId,
     pub user: String,
-    pub fingerprint: Option<String>,
+    /// The key the client proved, if any, and what the directory said of it.
+    pub key: Option<(CheckedKey, Lookup)>,
     /// The terminal size, if the client asked for a PTY.
     pub size: Option<TermSize>,
     pub term: Option<String>,
@@ -87,19 +92,21 @@ enum Ending {
 /// An interactive (PTY) or plain shell session, until the member leaves or the connection ends.
 pub(crate) async fn run_chat(mut start: ChatStart) {
     let shared = Arc::clone(&start.shared);
-    // Store lookups are boxed: their futures are large, and inline they would size this
-    // task (which lives as long as the member stays) for their brief moment.
-    let profile = Box::pin(shared.runtime.load_profile(start.fingerprint.as_deref())).await;
     let (outbox, ends) = MemberOutbox::channel(shared.runtime.config.outbox_capacity);
     let OutboxEnds {
         mut events,
         refused,
         closing,
     } = ends;
-    let mut request = JoinRequest::named(start.user.clone());
-    request.fingerprint = start.fingerprint.clone();
-    request.profile = profile;
-    request.ip = Some(start.ip);
+    // Boxed: the directory and store lookups' futures are large, and inline they would size
+    // this task (which lives as long as the member stays) for their brief moment.
+    let request = Box::pin(shared.runtime.join_request(Arrival {
+        name: start.user.clone(),
+        key: start.key.clone(),
+        ip: Some(start.ip),
+        visible: true,
+    }))
+    .await;
     let (id, me) = {
         let mut hub = shared.runtime.hub.lock();
         let id = hub.join(request, outbox, Utc::now());
@@ -183,7 +190,8 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                         Some(Input::Eof) => session.end_of_input(Utc::now(), &mut Locked(&shared.runtime.hub), out),
                     };
                     for request in session.take_requests() {
-                        Box::pin(lookups::fulfil(&shared, &mut session, request, out)).await;
+                        let my_key = start.key.as_ref().map(|(key, _)| key.fingerprint.as_str());
+                        Box::pin(lookups::fulfil(&shared, &mut session, my_key, request, out)).await;
                     }
                     if room {
                         output.send(out);

@@ -9,14 +9,27 @@ use super::*;
 use crate::journal::{Ban, BanTarget};
 
 const OP_KEY: &str = "SHA256:op";
+const OP_ACCOUNT: &str = "op-account";
 const BOB_KEY: &str = "SHA256:bob";
+const BOB_ACCOUNT: &str = "bob-account";
 
-/// A hub with an admin online (`op`) and a keyed member (`bob`).
+/// A join request of a member with a key and an account.
+fn registered(name: &str, key: &str, account: &str) -> JoinRequest {
+    JoinRequest::named(name)
+        .with_key(key)
+        .with_account(AccountRef {
+            id: account.into(),
+            name: name.into(),
+            operator: false,
+        })
+}
+
+/// A hub with an admin online (`op`) and a registered member (`bob`).
 fn with_an_operator() -> (Harness, MemberId, MemberId) {
     let mut h = Harness::new();
     h.hub.set_admins(HashSet::from([OP_KEY.to_owned()]));
-    let op = h.join_with(JoinRequest::named("op").with_key(OP_KEY), 1000);
-    let bob = h.join_with(JoinRequest::named("bob").with_key(BOB_KEY), 1000);
+    let op = h.join_with(registered("op", OP_KEY, OP_ACCOUNT), 1000);
+    let bob = h.join_with(registered("bob", BOB_KEY, BOB_ACCOUNT), 1000);
     h.clear();
     h.records();
     (h, op, bob)
@@ -107,7 +120,7 @@ fn a_kick_works_on_a_member_whose_outbox_is_full() {
 }
 
 #[test]
-fn a_ban_by_name_bans_the_key_and_survives_in_the_store() {
+fn a_ban_by_name_bans_the_account_and_survives_in_the_store() {
     let (mut h, op, bob) = with_an_operator();
     assert!(!h.say(op, "/ban bob 2h flooding").failed);
     assert_eq!(h.hub.name_of(bob), None, "banned members go at once");
@@ -119,18 +132,33 @@ fn a_ban_by_name_bans_the_key_and_survives_in_the_store() {
             _ => None,
         })
         .expect("the ban is recorded");
-    assert_eq!(ban.target, BanTarget::Key(BOB_KEY.into()));
+    assert_eq!(ban.target, BanTarget::Account(BOB_ACCOUNT.into()));
     assert_eq!(ban.until, Some(h.now + TimeDelta::hours(2)));
     assert_eq!(
         audits(&records),
         [format!(
-            "op: ban bob (fingerprint:{BOB_KEY}) for 2h (flooding)"
+            "op: ban bob (account:{BOB_ACCOUNT}) for 2h (flooding)"
         )]
     );
-    assert!(h.hub.ban_for(Some(BOB_KEY), None, h.now).is_some());
     assert!(
         h.hub
-            .ban_for(Some(BOB_KEY), None, h.now + TimeDelta::hours(3))
+            .ban_for(Some(BOB_KEY), Some(BOB_ACCOUNT), None, h.now)
+            .is_some()
+    );
+    assert!(
+        h.hub
+            .ban_for(Some("SHA256:laptop"), Some(BOB_ACCOUNT), None, h.now)
+            .is_some(),
+        "every key of the account is banned"
+    );
+    assert!(
+        h.hub
+            .ban_for(
+                Some(BOB_KEY),
+                Some(BOB_ACCOUNT),
+                None,
+                h.now + TimeDelta::hours(3)
+            )
             .is_none(),
         "it expires"
     );
@@ -139,15 +167,19 @@ fn a_ban_by_name_bans_the_key_and_survives_in_the_store() {
     let list = h.notices(op).pop().unwrap();
     assert!(
         list.contains(&format!(
-            "fingerprint:{BOB_KEY} (bob) until 2026-11-25 14:04 UTC, by op: flooding"
+            "account:{BOB_ACCOUNT} (bob) until 2026-11-25 14:04 UTC, by op: flooding"
         )),
         "{list}"
     );
     assert!(!h.say(op, "/unban bob").failed);
-    assert!(h.hub.ban_for(Some(BOB_KEY), None, h.now).is_none());
+    assert!(
+        h.hub
+            .ban_for(Some(BOB_KEY), Some(BOB_ACCOUNT), None, h.now)
+            .is_none()
+    );
     assert!(
         h.records()
-            .contains(&Record::Unban(BanTarget::Key(BOB_KEY.into())))
+            .contains(&Record::Unban(BanTarget::Account(BOB_ACCOUNT.into())))
     );
 }
 
@@ -158,7 +190,7 @@ fn a_keyless_member_is_banned_by_address() {
     let same_place = keyless_from(&mut h, "friend", "192.0.2.7");
     assert!(!h.say(op, "/ban guest").failed);
     let ip: IpAddr = "192.0.2.7".parse().unwrap();
-    assert!(h.hub.ban_for(None, Some(ip), h.now).is_some());
+    assert!(h.hub.ban_for(None, None, Some(ip), h.now).is_some());
     assert_eq!(h.hub.name_of(guest), None);
     assert_eq!(
         h.hub.name_of(same_place),
@@ -171,11 +203,29 @@ fn a_keyless_member_is_banned_by_address() {
 }
 
 #[test]
-fn an_offline_owner_is_banned_by_the_key_that_owns_the_name() {
+fn an_offline_owner_is_banned_by_the_account_that_owns_the_name() {
     let (mut h, op, bob) = with_an_operator();
     h.hub.leave(bob, h.now);
     assert!(!h.say(op, "/ban bob").failed);
-    assert!(h.hub.ban_for(Some(BOB_KEY), None, h.now).is_some());
+    assert!(
+        h.hub
+            .ban_for(None, Some(BOB_ACCOUNT), None, h.now)
+            .is_some()
+    );
+}
+
+#[test]
+fn a_key_ban_covers_that_key_alone() {
+    let (mut h, op, bob) = with_an_operator();
+    assert!(!h.say(op, &format!("/ban fingerprint:{BOB_KEY}")).failed);
+    assert_eq!(h.hub.name_of(bob), None);
+    assert!(h.hub.ban_for(Some(BOB_KEY), None, None, h.now).is_some());
+    assert!(
+        h.hub
+            .ban_for(Some("SHA256:laptop"), Some(BOB_ACCOUNT), None, h.now)
+            .is_none(),
+        "the account's other keys may come in"
+    );
 }
 
 #[test]
@@ -201,13 +251,13 @@ fn operators_can_be_made_and_unmade_but_admins_stay() {
     let guest = h.join("guest");
     assert!(!h.say(op, "/op bob").failed);
     assert!(h.records().contains(&Record::Operator {
-        fingerprint: BOB_KEY.into(),
+        account: BOB_ACCOUNT.into(),
         granted: true
     }));
     assert!(!h.say(bob, "/kick guest").failed, "bob can moderate now");
     assert!(
         h.say(op, "/op guest").failed,
-        "a keyless member cannot be an operator"
+        "a member without an account cannot be an operator"
     );
     assert!(h.say(bob, "/deop op").failed, "an admin stays one");
     assert!(!h.say(op, "/deop bob").failed);
@@ -222,9 +272,13 @@ fn operators_rename_members_and_set_the_motd() {
     assert_eq!(h.hub.name_of(bob), Some("robert"));
     assert_eq!(
         h.hub.owner_of("robert"),
-        Some(BOB_KEY),
-        "the key owns its new name"
+        Some(BOB_ACCOUNT),
+        "the account owns its new name"
     );
+    assert!(h.records().contains(&Record::Claim {
+        account: BOB_ACCOUNT.into(),
+        name: "robert".into()
+    }));
     assert!(
         h.notices(bob)
             .contains(&"op renamed you to robert".to_owned())
@@ -241,18 +295,22 @@ fn bans_and_operators_come_back_after_a_restart() {
     let mut h = Harness::new();
     h.hub.restore(Snapshot {
         bans: vec![Ban {
-            target: BanTarget::Key(BOB_KEY.into()),
+            target: BanTarget::Account(BOB_ACCOUNT.into()),
             name: Some("bob".into()),
             until: None,
             reason: "old".into(),
             by: "op".into(),
             at: h.now,
         }],
-        operators: vec![OP_KEY.into()],
+        operators: vec![OP_ACCOUNT.into()],
         ..Snapshot::default()
     });
-    assert!(h.hub.ban_for(Some(BOB_KEY), None, h.now).is_some());
-    let op = h.join_with(JoinRequest::named("op").with_key(OP_KEY), 100);
+    assert!(
+        h.hub
+            .ban_for(None, Some(BOB_ACCOUNT), None, h.now)
+            .is_some()
+    );
+    let op = h.join_with(registered("op", OP_KEY, OP_ACCOUNT), 100);
     h.join("guest");
     assert!(!h.say(op, "/kick guest").failed);
 }

@@ -1,89 +1,113 @@
 //! What the hub hands its journal, and what it does with what it is given back: names owned
-//! by keys, settings, history after a restart, and messages left for someone offline.
+//! by accounts, settings, history after a restart, and messages left for someone offline.
 
 use super::*;
-use crate::journal::{IgnoredKey, OfflineMessage, Profile, Settings, Snapshot, StoredLine};
+use crate::journal::{IgnoredAccount, OfflineMessage, Profile, Settings, Snapshot, StoredLine};
 use crate::prefs::Theme;
 
 const ALICE_KEY: &str = "SHA256:alice";
+const ALICE_LAPTOP: &str = "SHA256:alice-laptop";
+const ALICE: &str = "alice-account";
 const MALLORY_KEY: &str = "SHA256:mallory";
+const MALLORY: &str = "mallory-account";
 
-fn keyed(name: &str, key: &str) -> JoinRequest {
-    JoinRequest::named(name).with_key(key)
+fn account(id: &str, name: &str) -> AccountRef {
+    AccountRef {
+        id: id.into(),
+        name: name.into(),
+        operator: false,
+    }
 }
 
-fn join_keyed(h: &mut Harness, name: &str, key: &str) -> MemberId {
-    h.join_with(keyed(name, key), 1000)
+/// A member logging in with `key`, which belongs to the account `id` called `name`, while
+/// asking (as an SSH username does) for `asked`.
+fn registered(asked: &str, key: &str, id: &str, name: &str) -> JoinRequest {
+    JoinRequest::named(asked)
+        .with_key(key)
+        .with_account(account(id, name))
+}
+
+fn join_alice(h: &mut Harness) -> MemberId {
+    h.join_with(registered("alice", ALICE_KEY, ALICE, "alice"), 1000)
 }
 
 #[test]
-fn the_first_key_to_use_a_name_owns_it() {
+fn an_accounts_name_is_nobody_elses() {
     let mut h = Harness::new();
-    let alice = join_keyed(&mut h, "alice", ALICE_KEY);
-    assert_eq!(
-        h.records(),
-        [Record::Claim {
-            fingerprint: ALICE_KEY.into(),
-            name: "alice".into()
-        }]
-    );
-    assert_eq!(h.hub.owner_of("ALICE"), Some(ALICE_KEY));
+    let alice = join_alice(&mut h);
+    assert!(h.records().is_empty(), "the directory already knows");
+    assert_eq!(h.hub.owner_of("ALICE"), Some(ALICE));
     h.hub.leave(alice, h.now);
 
-    let mallory = join_keyed(&mut h, "alice", MALLORY_KEY);
+    let mallory = h.join_with(registered("alice", MALLORY_KEY, MALLORY, "mallory"), 1000);
     assert_eq!(
         h.hub.name_of(mallory),
-        Some("alice2"),
-        "another key gets a numbered variant"
+        Some("mallory"),
+        "an account gets its own name"
     );
     assert!(h.say(mallory, "/nick Alice").failed);
     assert_eq!(
         h.notices(mallory).last().unwrap(),
-        "the name Alice belongs to someone else's key"
+        "the name Alice is registered to someone else"
     );
-
-    let keyless = h.join("alice");
+    let unregistered = h.join_with(JoinRequest::named("a1ice").with_key("SHA256:new"), 100);
     assert_eq!(
-        h.hub.name_of(keyless),
-        Some("alice3"),
-        "a keyless user cannot take it either"
+        h.hub.name_of(unregistered),
+        Some("a1ice2"),
+        "someone without an account cannot take it, nor a look-alike"
     );
+    let notices = h.notices(unregistered);
+    assert!(
+        notices[0].starts_with("a1ice looks too much like alice"),
+        "{notices:?}"
+    );
+    let keyless = h.join("alice");
+    assert_eq!(h.hub.name_of(keyless), Some("alice3"));
 }
 
 #[test]
-fn the_owner_gets_its_name_back_whatever_username_it_uses() {
+fn a_member_gets_its_accounts_name_whatever_username_it_uses() {
     let mut h = Harness::new();
-    let alice = join_keyed(&mut h, "alice", ALICE_KEY);
-    h.hub.leave(alice, h.now);
-    let again = join_keyed(&mut h, "root", ALICE_KEY);
+    let again = h.join_with(registered("root", ALICE_KEY, ALICE, "alice"), 1000);
     assert_eq!(h.hub.name_of(again), Some("alice"));
 }
 
 #[test]
-fn a_key_owns_one_name_the_last_it_used() {
+fn an_account_owns_one_name_the_last_it_used() {
     let mut h = Harness::new();
-    let alice = join_keyed(&mut h, "alice", ALICE_KEY);
+    let alice = join_alice(&mut h);
     h.records();
     h.say(alice, "/nick ally");
     assert_eq!(
         h.records(),
         [Record::Claim {
-            fingerprint: ALICE_KEY.into(),
+            account: ALICE.into(),
             name: "ally".into()
         }]
     );
     assert_eq!(h.hub.owner_of("alice"), None, "the old name is free again");
+    assert_eq!(h.hub.owner_of("ally"), Some(ALICE));
     let other = h.join("alice");
     assert_eq!(h.hub.name_of(other), Some("alice"));
 }
 
 #[test]
-fn a_new_session_of_the_same_key_replaces_the_ghost() {
+fn members_without_an_account_claim_nothing() {
     let mut h = Harness::new();
-    let ghost = join_keyed(&mut h, "alice", ALICE_KEY);
+    let guest = h.join_with(JoinRequest::named("guest").with_key("SHA256:guest"), 100);
+    h.say(guest, "/nick visitor");
+    h.say(guest, "/theme mono");
+    assert!(h.records().is_empty());
+    assert_eq!(h.hub.owner_of("visitor"), None);
+}
+
+#[test]
+fn a_new_session_of_the_same_account_replaces_the_ghost_whichever_key() {
+    let mut h = Harness::new();
+    let ghost = join_alice(&mut h);
     let bob = h.join("bob");
     h.clear();
-    let fresh = join_keyed(&mut h, "alice", ALICE_KEY);
+    let fresh = h.join_with(registered("alice", ALICE_LAPTOP, ALICE, "alice"), 1000);
     assert_eq!(h.hub.name_of(fresh), Some("alice"));
     assert_eq!(h.hub.name_of(ghost), None, "the old session is gone");
     let reason = h.boxes[&ghost]
@@ -96,11 +120,35 @@ fn a_new_session_of_the_same_key_replaces_the_ghost() {
 }
 
 #[test]
+fn an_owner_arriving_moves_aside_whoever_holds_its_name() {
+    // Someone took the name while the hub did not know it was registered (a registration on
+    // the web, say); the owner's arrival is the hub's first word of it.
+    let mut h = Harness::new();
+    let squatter = h.join("alice");
+    let bob = h.join("bob");
+    h.clear();
+    let alice = join_alice(&mut h);
+    assert_eq!(h.hub.name_of(alice), Some("alice"));
+    assert_eq!(h.hub.name_of(squatter), Some("alice2"));
+    assert_eq!(
+        h.notices(squatter),
+        ["alice is a registered name and its owner is here; you are alice2 now"]
+    );
+    assert!(h.events(bob).iter().any(
+        |e| matches!(e, EventKind::Renamed { old, new, .. } if old == "alice" && new == "alice2")
+    ));
+    assert!(h.records().is_empty(), "nobody's account was renamed");
+}
+
+#[test]
 fn an_invisible_exec_never_replaces_or_moves_a_claim() {
     let mut h = Harness::new();
-    let alice = join_keyed(&mut h, "alice", ALICE_KEY);
+    let alice = join_alice(&mut h);
     h.records();
-    let exec = h.join_with(keyed("alice", ALICE_KEY).invisible(), 100);
+    let exec = h.join_with(
+        registered("alice", ALICE_KEY, ALICE, "alice").invisible(),
+        100,
+    );
     assert_eq!(
         h.hub.name_of(alice),
         Some("alice"),
@@ -108,7 +156,86 @@ fn an_invisible_exec_never_replaces_or_moves_a_claim() {
     );
     assert_eq!(h.hub.name_of(exec), Some("alice2"));
     assert!(h.records().is_empty(), "no claim moved to alice2");
-    assert_eq!(h.hub.owner_of("alice"), Some(ALICE_KEY));
+    assert_eq!(h.hub.owner_of("alice"), Some(ALICE));
+}
+
+#[test]
+fn a_rename_the_directory_refuses_is_undone() {
+    let mut h = Harness::new();
+    let alice = join_alice(&mut h);
+    h.say(alice, "/nick zed");
+    assert_eq!(h.hub.name_of(alice), Some("zed"));
+    h.clear();
+    // Meanwhile, someone registered zed on another server.
+    h.hub.claim_refused(
+        ALICE,
+        "zed",
+        Some(("zed-account".into(), "Zed".into())),
+        h.now,
+    );
+    assert_eq!(h.hub.name_of(alice), Some("zed2"));
+    assert_eq!(h.hub.owner_of("zed"), Some("zed-account"));
+    assert_eq!(
+        h.notices(alice),
+        ["zed is registered to someone else, so it could not be yours; you are zed2 for now"]
+    );
+}
+
+#[test]
+fn changes_made_elsewhere_reach_the_members_online() {
+    let mut h = Harness::new();
+    let alice = join_alice(&mut h);
+    h.join("guest");
+    h.clear();
+    let mut changed = account(ALICE, "alicia");
+    changed.operator = true;
+    h.hub.account_changed(&changed, h.now);
+    assert_eq!(h.hub.name_of(alice), Some("alicia"));
+    assert_eq!(h.hub.owner_of("alicia"), Some(ALICE));
+    assert_eq!(h.hub.owner_of("alice"), None);
+    assert_eq!(h.notices(alice), ["your account is now called alicia"]);
+    assert!(!h.say(alice, "/kick guest").failed, "and an operator");
+
+    h.hub.account_deleted(ALICE, h.now);
+    assert_eq!(h.hub.owner_of("alicia"), None);
+    assert!(h.say(alice, "/banned").failed, "no longer an operator");
+    assert!(h.say(alice, "/keys").failed, "no account, no keys");
+}
+
+#[test]
+fn keys_are_the_edges_to_manage() {
+    let mut h = Harness::new();
+    let alice = join_alice(&mut h);
+    let outcome = h.say(alice, "/keys remove SHA256:x --yes");
+    assert!(!outcome.failed);
+    assert_eq!(
+        outcome.request,
+        Some(Request::Keys(crate::command::KeysCommand::Remove {
+            fingerprint: "SHA256:x".into(),
+            confirmed: true
+        }))
+    );
+    let guest = h.join("guest");
+    let outcome = h.say(guest, "/keys");
+    assert!(outcome.failed);
+    assert_eq!(outcome.request, None);
+    assert!(
+        h.notices(guest)
+            .last()
+            .unwrap()
+            .starts_with("you have no account")
+    );
+}
+
+#[test]
+fn a_newcomer_is_offered_a_free_name() {
+    let mut h = Harness::new();
+    join_alice(&mut h);
+    h.join("bob");
+    assert_eq!(h.hub.name_for_newcomer("carol"), "carol");
+    assert_eq!(h.hub.name_for_newcomer("Bob"), "Bob2", "held online");
+    assert_eq!(h.hub.name_for_newcomer("al1ce"), "al1ce2", "owned, by look");
+    assert_eq!(h.hub.name_for_newcomer("!!!"), "anon");
 }
 
 #[test]
@@ -140,10 +267,10 @@ fn said_lines_are_recorded_for_history() {
 }
 
 #[test]
-fn settings_of_a_keyed_member_are_recorded_and_restored() {
+fn settings_of_a_member_with_an_account_are_recorded_and_restored() {
     let mut h = Harness::new();
-    let alice = join_keyed(&mut h, "alice", ALICE_KEY);
-    let mallory = join_keyed(&mut h, "mallory", MALLORY_KEY);
+    let alice = join_alice(&mut h);
+    let mallory = h.join_with(registered("mallory", MALLORY_KEY, MALLORY, "mallory"), 1000);
     h.records();
     h.say(alice, "/theme mono");
     h.say(alice, "/ignore mallory");
@@ -154,8 +281,8 @@ fn settings_of_a_keyed_member_are_recorded_and_restored() {
             theme: Theme::Mono,
             ..Prefs::default()
         },
-        ignoring: vec![IgnoredKey {
-            fingerprint: MALLORY_KEY.into(),
+        ignoring: vec![IgnoredAccount {
+            account: MALLORY.into(),
             name: "mallory".into(),
         }],
         last_room: Some("#rust".into()),
@@ -163,25 +290,34 @@ fn settings_of_a_keyed_member_are_recorded_and_restored() {
     assert_eq!(
         last,
         Record::Profile {
-            fingerprint: ALICE_KEY.into(),
+            owner: ALICE.into(),
             settings: expected.clone()
         }
     );
 
     h.hub.leave(alice, h.now);
+    h.hub.leave(mallory, h.now);
     let profile = Profile {
         settings: expected,
         offline: Vec::new(),
     };
-    let back = h.join_with(keyed("alice", ALICE_KEY).with_profile(profile), 100);
+    // Back from the laptop; mallory back with another key of hers.
+    let back = h.join_with(
+        registered("alice", ALICE_LAPTOP, ALICE, "alice").with_profile(profile),
+        100,
+    );
     assert_eq!(h.hub.me(back).unwrap().prefs.theme, Theme::Mono);
     assert_eq!(h.hub.room_of(back), Some("#rust"), "back in the last room");
+    let mallory = h.join_with(
+        registered("m", "SHA256:mallory-2", MALLORY, "mallory"),
+        1000,
+    );
     h.say(mallory, "/join #rust");
     h.clear();
     h.say(mallory, "still ignored?");
     assert!(
         h.events(back).is_empty(),
-        "the ignore survived, matched by key"
+        "the ignore survived, matched by account"
     );
 }
 
@@ -196,7 +332,7 @@ fn keyless_members_leave_no_settings_behind() {
 #[test]
 fn messages_for_an_offline_owner_are_kept_and_delivered_on_return() {
     let mut h = Harness::new();
-    let alice = join_keyed(&mut h, "alice", ALICE_KEY);
+    let alice = join_alice(&mut h);
     h.hub.leave(alice, h.now);
     let bob = h.join("bob");
     h.clear();
@@ -209,7 +345,7 @@ fn messages_for_an_offline_owner_are_kept_and_delivered_on_return() {
     );
     let sent_at = h.now;
     let kept = OfflineMessage {
-        to_fingerprint: ALICE_KEY.into(),
+        to: ALICE.into(),
         from: "bob".into(),
         text: "see you tomorrow".into(),
         at: sent_at,
@@ -221,7 +357,10 @@ fn messages_for_an_offline_owner_are_kept_and_delivered_on_return() {
         settings: Settings::default(),
         offline: vec![kept],
     };
-    let back = h.join_with(keyed("alice", ALICE_KEY).with_profile(profile), 100);
+    let back = h.join_with(
+        registered("alice", ALICE_LAPTOP, ALICE, "alice").with_profile(profile),
+        100,
+    );
     let events = h.boxes[&back].take();
     let message = events
         .iter()
@@ -231,7 +370,7 @@ fn messages_for_an_offline_owner_are_kept_and_delivered_on_return() {
     assert_eq!(
         h.records(),
         [Record::OfflineDelivered {
-            fingerprint: ALICE_KEY.into(),
+            owner: ALICE.into(),
             count: 1
         }]
     );
@@ -243,7 +382,7 @@ fn offline_messages_are_bounded_per_recipient() {
         max_offline_messages: 2,
         ..HubConfig::default()
     });
-    let alice = join_keyed(&mut h, "alice", ALICE_KEY);
+    let alice = join_alice(&mut h);
     h.hub.leave(alice, h.now);
     let bob = h.join("bob");
     assert!(!h.say(bob, "/msg alice one").failed);
@@ -251,7 +390,7 @@ fn offline_messages_are_bounded_per_recipient() {
     assert!(h.say(bob, "/msg alice three").failed);
     assert!(
         h.say(bob, "/msg nobody hi").failed,
-        "a name no key owns has nobody to keep it for"
+        "a name no account owns has nobody to keep it for"
     );
 }
 
@@ -269,14 +408,14 @@ fn a_restored_hub_replays_history_and_honours_claims() {
         emote: false,
     };
     h.hub.restore(Snapshot {
-        claims: vec![("alice".into(), ALICE_KEY.into())],
+        claims: vec![("alice".into(), ALICE.into())],
         history: vec![
             line("#lobby", "one"),
             line("#lobby", "two"),
             line("#lobby", "three"),
             line("#rust", "r"),
         ],
-        offline_counts: vec![(ALICE_KEY.into(), 1)],
+        offline_counts: vec![(ALICE.into(), 1)],
         ..Snapshot::default()
     });
     let bob = h.join("alice");
