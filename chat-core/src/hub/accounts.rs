@@ -168,10 +168,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         if visible {
             let kind = EventKind::Renamed {
                 room: self.room_name(&room),
-                old,
+                old: old.clone(),
                 new,
             };
             self.broadcast(&room, None, Arc::new(Event::new(now, kind)));
+            self.publish_state(id, super::cluster::Change::Renamed { old });
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::cluster::{BusEvent, Change, RemoteId, Target};
 use super::{Hub, Ignored, MemberId, Outbox, Outcome, Request, Room};
 use crate::command::{COMMANDS, Command, ParseError};
 use crate::event::{Event, EventKind, NoticeLevel};
@@ -194,17 +195,25 @@ fn carry_out<O: Outbox, J: Journal>(
         ))),
         Command::Who => Ok(Some(who(hub, id))),
         Command::Nick(new) => nick(hub, id, &new, now),
-        Command::Msg { to, text } => match resolve(hub, &to) {
-            Ok(target) => private(hub, id, target, &text, now),
-            Err(not_here) => leave_message(hub, id, &to, &text, now).unwrap_or(Err(not_here)),
+        Command::Msg { to, text } => match hub.target(&to) {
+            Some(Target::Local(target)) => private(hub, id, target, &text, now),
+            Some(Target::Remote(target)) => private_remote(hub, id, target, &text, now),
+            None => {
+                let not_here = resolve(hub, &to).map(|_| None);
+                leave_message(hub, id, &to, &text, now).unwrap_or(not_here)
+            }
         },
         Command::Reply(text) => {
-            let target = hub.members[&id]
-                .reply_to
-                .filter(|t| hub.members.contains_key(t));
-            match target {
-                Some(target) => private(hub, id, target, &text, now),
-                None => {
+            let member = &hub.members[&id];
+            let target = member.reply_to.filter(|t| hub.members.contains_key(t));
+            let remote = member
+                .reply_remote
+                .clone()
+                .filter(|r| hub.remote_state(r).is_some());
+            match (target, remote) {
+                (Some(target), _) => private(hub, id, target, &text, now),
+                (None, Some(remote)) => private_remote(hub, id, remote, &text, now),
+                (None, None) => {
                     refuse("nobody to reply to: no one still here has sent you a private message")
                 }
             }
@@ -215,6 +224,7 @@ fn carry_out<O: Outbox, J: Journal>(
                 .unwrap_or_default();
             let member = member_mut(hub, id);
             member.away = Some(reason.clone());
+            hub.publish_state(id, Change::Updated);
             Ok(Some(if reason.is_empty() {
                 "you are marked away".to_owned()
             } else {
@@ -222,15 +232,19 @@ fn carry_out<O: Outbox, J: Journal>(
             }))
         }
         Command::Back => match member_mut(hub, id).away.take() {
-            Some(_) => Ok(Some(
-                "welcome back; you are no longer marked away".to_owned(),
-            )),
+            Some(_) => {
+                hub.publish_state(id, Change::Updated);
+                Ok(Some(
+                    "welcome back; you are no longer marked away".to_owned(),
+                ))
+            }
             None => refuse("you were not marked away"),
         },
-        Command::Whois(name) => {
-            let target = resolve(hub, &name)?;
-            Ok(Some(whois(hub, target, now)))
-        }
+        Command::Whois(name) => match hub.target(&name) {
+            Some(Target::Local(target)) => Ok(Some(whois(hub, target, now))),
+            Some(Target::Remote(target)) => Ok(Some(hub.remote_whois(&target, now))),
+            None => resolve(hub, &name).map(|_| None),
+        },
         Command::Timestamp { mode, offset } => {
             let prefs = &mut member_mut(hub, id).prefs;
             if let Some(mode) = mode {
@@ -281,11 +295,20 @@ fn carry_out<O: Outbox, J: Journal>(
             let folded = name::fold(name.trim_start_matches('@'));
             let online = hub
                 .find(&folded)
-                .map(|other| (other, hub.members[&other].account.clone()));
+                .map(|other| (Some(other), hub.members[&other].account.clone()))
+                .or_else(|| {
+                    let remote = hub.remote_holder(&folded)?;
+                    Some((None, hub.remote_state(remote)?.account.clone()))
+                });
             let member = member_mut(hub, id);
             let before = member.ignoring.len();
             member.ignoring.retain(|i| match &online {
-                Some((other, key)) => i.id != Some(*other) && (key.is_none() || i.account != *key),
+                Some((Some(other), key)) => {
+                    i.id != Some(*other) && (key.is_none() || i.account != *key)
+                }
+                Some((None, key)) => {
+                    name::fold(&i.name) != folded && (key.is_none() || i.account != *key)
+                }
                 None => name::fold(&i.name) != folded,
             });
             if member.ignoring.len() == before {
@@ -428,12 +451,55 @@ fn private<O: Outbox, J: Journal>(
     Ok(None)
 }
 
+/// A private message for a member of another node: the bus takes it there.
+fn private_remote<O: Outbox, J: Journal>(
+    hub: &mut Hub<O, J>,
+    from: MemberId,
+    to: RemoteId,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Reply {
+    let text = body(hub, text)?;
+    let sender = &hub.members[&from];
+    let (sender_name, sender_account) = (sender.name.clone(), sender.account.clone());
+    let target_name = hub
+        .remote_state(&to)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    hub.publish(BusEvent::Private {
+        to,
+        from_member: from.get(),
+        from: sender_name,
+        from_account: sender_account,
+        text: text.clone(),
+        at: now,
+    });
+    let echo = Event::new(
+        now,
+        EventKind::PrivateTo {
+            to: target_name,
+            text,
+        },
+    );
+    hub.deliver_to(from, Arc::new(echo));
+    Ok(None)
+}
+
 fn nick<O: Outbox, J: Journal>(
     hub: &mut Hub<O, J>,
     id: MemberId,
     asked: &str,
     now: DateTime<Utc>,
 ) -> Reply {
+    if hub.is_clustered() && hub.members[&id].visible {
+        // Asked of the whole cluster first: the rename happens when the bus grants it.
+        let new = check_rename(hub, id, asked)?;
+        hub.publish(BusEvent::WantName {
+            member: id,
+            name: new,
+        });
+        return Ok(None);
+    }
     let visible = rename(hub, id, asked, now)?;
     let new = &hub.members[&id].name;
     Ok((!visible).then(|| format!("you are now {new}")))
@@ -448,17 +514,58 @@ pub(super) fn rename<O: Outbox, J: Journal>(
     asked: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, Refusal> {
+    let new = check_rename(hub, id, asked)?;
+    let member = &hub.members[&id];
+    let (old, account, visible) = (member.name.clone(), member.account.clone(), member.visible);
+    hub.by_name.remove(&name::fold(&old));
+    hub.by_name.insert(name::fold(&new), id);
+    member_mut(hub, id).name = new.clone();
+    if let Some(account) = account.filter(|_| visible) {
+        hub.claims.claim(&account, &new);
+        hub.journal.record(Record::Claim {
+            account,
+            name: new.clone(),
+        });
+    }
+    if visible {
+        let room = hub.members[&id].room.clone();
+        let kind = EventKind::Renamed {
+            room: hub.room_name(&room),
+            old: old.clone(),
+            new,
+        };
+        hub.broadcast(&room, None, Arc::new(Event::new(now, kind)));
+        hub.publish_state(id, Change::Renamed { old });
+    }
+    Ok(visible)
+}
+
+/// The name member `id` would get for `asked`, if it may have it.
+pub(super) fn check_rename<O: Outbox, J: Journal>(
+    hub: &Hub<O, J>,
+    id: MemberId,
+    asked: &str,
+) -> Result<String, Refusal> {
     let Some(new) = name::clean_name(asked) else {
         return refuse("a name holds letters, digits and _ - . (1 to 24 of them)");
     };
     let member = &hub.members[&id];
-    let (old, account, visible) = (member.name.clone(), member.account.clone(), member.visible);
+    let (old, account) = (member.name.clone(), member.account.clone());
     if new == old {
         return refuse(format!("the name is already {old}"));
     }
     if let Some(holder) = hub.find(&new).filter(|holder| *holder != id) {
         let theirs = &hub.members[&holder].name;
         return refuse(if name::same_but_case(theirs, &new) {
+            format!("the name {new} is taken")
+        } else {
+            format!("the name {new} looks too much like {theirs}, who is here")
+        });
+    }
+    if let Some(holder) = hub.remote_holder(&new)
+        && let Some(theirs) = hub.remote_state(holder).map(|s| s.name.clone())
+    {
+        return refuse(if name::same_but_case(&theirs, &new) {
             format!("the name {new} is taken")
         } else {
             format!("the name {new} looks too much like {theirs}, who is here")
@@ -478,26 +585,7 @@ pub(super) fn rename<O: Outbox, J: Journal>(
             )
         });
     }
-    hub.by_name.remove(&name::fold(&old));
-    hub.by_name.insert(name::fold(&new), id);
-    member_mut(hub, id).name = new.clone();
-    if let Some(account) = account.filter(|_| visible) {
-        hub.claims.claim(&account, &new);
-        hub.journal.record(Record::Claim {
-            account,
-            name: new.clone(),
-        });
-    }
-    if visible {
-        let room = hub.members[&id].room.clone();
-        let kind = EventKind::Renamed {
-            room: hub.room_name(&room),
-            old,
-            new,
-        };
-        hub.broadcast(&room, None, Arc::new(Event::new(now, kind)));
-    }
-    Ok(visible)
+    Ok(new)
 }
 
 /// A private message for someone offline whose name an account owns: kept for the account
@@ -553,6 +641,26 @@ fn keep_message<O: Outbox, J: Journal>(
 }
 
 fn ignore<O: Outbox, J: Journal>(hub: &mut Hub<O, J>, id: MemberId, name: &str) -> Reply {
+    if let Some(Target::Remote(remote)) = hub.target(name) {
+        let state = hub.remote_state(&remote).cloned().expect("target found it");
+        let member = member_mut(hub, id);
+        let folded = name::fold(&state.name);
+        let already = member.ignoring.iter().any(|i| {
+            (state.account.is_some() && i.account == state.account) || name::fold(&i.name) == folded
+        });
+        if already {
+            return refuse(format!("you are already ignoring {}", state.name));
+        }
+        member.ignoring.push(Ignored {
+            id: None,
+            account: state.account.clone(),
+            name: state.name.clone(),
+        });
+        return Ok(Some(format!(
+            "ignoring {0}; /unignore {0} to stop",
+            state.name
+        )));
+    }
     let target = resolve(hub, name)?;
     if target == id {
         return refuse("you cannot ignore yourself");
@@ -608,7 +716,9 @@ fn join_room<O: Outbox, J: Journal>(
     };
     hub.broadcast(&old, Some(id), Arc::new(Event::new(now, moved)));
     hub.drop_room_if_idle(&old);
+    let from = hub.room_name(&old);
     hub.enter_room(id, key, now);
+    hub.publish_state(id, Change::Moved { from });
     Ok(None)
 }
 
@@ -645,12 +755,16 @@ fn who<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId) -> String {
     let names: Vec<String> = hub
         .names_in(&room_name)
         .into_iter()
-        .map(
-            |n| match hub.find(&n).and_then(|m| hub.members[&m].away.as_ref()) {
-                Some(_) => format!("{n} (away)"),
-                None => n,
-            },
-        )
+        .map(|n| {
+            let away = match hub.find(&n) {
+                Some(m) => hub.members[&m].away.is_some(),
+                None => hub
+                    .remote_holder(&n)
+                    .and_then(|r| hub.remote_state(r))
+                    .is_some_and(|s| s.away.is_some()),
+            };
+            if away { format!("{n} (away)") } else { n }
+        })
         .collect();
     let place = if room_name == LOBBY {
         String::new()
@@ -694,8 +808,8 @@ fn rooms<O: Outbox, J: Journal>(hub: &Hub<O, J>) -> String {
     let list: Vec<String> = hub
         .rooms
         .iter()
-        .filter(|(key, room)| !room.members.is_empty() || **key == lobby)
-        .map(|(_, room)| format!("{} ({})", room.name, room.members.len()))
+        .filter(|(key, room)| !room.members.is_empty() || !room.remote.is_empty() || **key == lobby)
+        .map(|(_, room)| format!("{} ({})", room.name, room.members.len() + room.remote.len()))
         .collect();
     format!("rooms: {}", list.join(", "))
 }

@@ -56,6 +56,8 @@ pub(crate) struct Member<O> {
     pub ignoring: Vec<Ignored>,
     /// Who sent the member its last private message, for `/reply`.
     pub reply_to: Option<MemberId>,
+    /// ...or a member of another node did (in a cluster).
+    pub reply_remote: Option<super::cluster::RemoteId>,
     /// The address it connected from, if the edge knows one (for bans of keyless members).
     pub ip: Option<IpAddr>,
     /// An operator (its key is an admin's or was granted `/op`).
@@ -92,6 +94,7 @@ impl<O: Outbox> Member<O> {
             prefs: Prefs::default(),
             ignoring: Vec::new(),
             reply_to: None,
+            reply_remote: None,
             ip: None,
             op: false,
             muted: false,

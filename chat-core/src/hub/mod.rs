@@ -8,6 +8,7 @@
 //! (or when the edge calls [`Hub::flush_missed`]).
 
 mod accounts;
+pub mod cluster;
 mod commands;
 mod members;
 mod moderation;
@@ -17,7 +18,7 @@ mod routing;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -207,6 +208,8 @@ struct Room {
     /// Its display name, with `#`.
     name: String,
     members: Vec<MemberId>,
+    /// Members of other nodes in it (in a cluster).
+    remote: BTreeSet<cluster::RemoteId>,
     history: VecDeque<Arc<Event>>,
     /// Joins and leaves waiting to be announced together.
     presence: presence::Presence,
@@ -217,6 +220,7 @@ impl Room {
         Self {
             name,
             members: Vec::new(),
+            remote: BTreeSet::new(),
             history: VecDeque::new(),
             presence: presence::Presence::default(),
         }
@@ -247,6 +251,12 @@ pub struct Hub<O, J = NoJournal> {
     /// Rooms with joins or leaves waiting to be announced.
     presence_due: presence::Due,
     journal: J,
+    /// Where what other nodes must hear goes, in a cluster.
+    bus: Option<Box<dyn cluster::Bus>>,
+    /// Members of other nodes, as they described themselves.
+    remote: HashMap<cluster::RemoteId, cluster::RemoteMember>,
+    /// Folded name → member of another node holding it.
+    remote_names: HashMap<String, cluster::RemoteId>,
     next_id: u64,
     stats: HubStats,
 }
@@ -294,6 +304,9 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             bans: Vec::new(),
             presence_due: presence::Due::new(),
             journal,
+            bus: None,
+            remote: HashMap::new(),
+            remote_names: HashMap::new(),
             next_id: 1,
             stats: HubStats::default(),
         }
@@ -391,6 +404,12 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             .iter()
             .filter_map(|id| self.members.get(id))
             .map(|m| m.name.clone())
+            .chain(
+                room.remote
+                    .iter()
+                    .filter_map(|id| self.remote.get(id))
+                    .map(|r| r.state.name.clone()),
+            )
             .collect();
         names.sort_by_key(|n| name::fold(n));
         names
@@ -501,6 +520,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             .or_insert_with(|| Room::new(room));
         self.enter_room(id, key, now);
         self.deliver_offline(id, profile.offline);
+        self.publish_state(id, cluster::Change::Joined);
         id
     }
 
@@ -517,7 +537,15 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
         if visible {
             self.exit_room(id, &room);
-            self.announce_leave(&room, id, name, after, now);
+            if self.is_clustered() {
+                self.publish(cluster::BusEvent::Gone {
+                    member: id.get(),
+                    name: name.clone(),
+                    room: self.room_name(&room),
+                    how: cluster::Departure::Left,
+                });
+            }
+            self.announce_leave(&room, Some(id), name, after, now);
             self.drop_room_if_idle(&room);
         }
         self.members.remove(&id);
@@ -550,19 +578,23 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
                 .iter()
                 .filter(|(key, room)| {
                     key[1..].starts_with(&prefix)
-                        && (!room.members.is_empty() || *key == &name::fold(LOBBY))
+                        && (!room.members.is_empty()
+                            || !room.remote.is_empty()
+                            || *key == &name::fold(LOBBY))
                 })
                 .map(|(_, room)| room.name.clone())
                 .collect();
         }
+        let remote = self.remote.values().map(|r| &r.state.name);
         self.members
             .iter()
-            .filter(|(other, m)| {
-                **other != id && m.visible && name::fold(&m.name).starts_with(&prefix)
-            })
-            .map(|(_, m)| match sigil {
-                Some(s) => format!("{s}{}", m.name),
-                None => m.name.clone(),
+            .filter(|(other, m)| **other != id && m.visible)
+            .map(|(_, m)| &m.name)
+            .chain(remote)
+            .filter(|n| name::fold(n).starts_with(&prefix))
+            .map(|n| match sigil {
+                Some(s) => format!("{s}{n}"),
+                None => n.clone(),
             })
             .collect()
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::cluster::{BusEvent, Departure, RemoteAct, RemoteId, Target};
 use super::commands::{Refusal, Reply, refuse};
 use super::{Hub, MemberId, Outbox};
 use crate::command::{Command, format_duration};
@@ -59,7 +60,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
 
     /// Removes a member for moderation: its room is told, the edge is told to disconnect it,
     /// and no "left" line follows.
-    fn remove(
+    pub(super) fn remove(
         &mut self,
         id: MemberId,
         by: &str,
@@ -82,6 +83,18 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
         if visible {
             self.exit_room(id, &room);
+            if self.is_clustered() {
+                self.publish(BusEvent::Gone {
+                    member: id.get(),
+                    name: name.clone(),
+                    room: self.room_name(&room),
+                    how: Departure::Removed {
+                        by: by.to_owned(),
+                        reason: reason.map(str::to_owned),
+                        banned,
+                    },
+                });
+            }
             let kind = EventKind::Removed {
                 room: self.room_name(&room),
                 name,
@@ -135,6 +148,18 @@ pub(super) fn execute<O: Outbox, J: Journal>(
     let op_name = hub.members[&by].name.clone();
     match command {
         Command::Kick { name, reason } => {
+            if let Some(Target::Remote(target)) = hub.target(&name) {
+                let target_name = remote_name(hub, &target);
+                hub.publish(BusEvent::Act {
+                    target,
+                    act: RemoteAct::Kick {
+                        by: op_name,
+                        reason: reason.clone(),
+                    },
+                });
+                hub.audit(by, format!("kick {target_name}{}", because(&reason)), now);
+                return Ok(Some(format!("{target_name} was kicked out")));
+            }
             let target = super::commands::resolve(hub, &name)?;
             if target == by {
                 return refuse("you cannot kick yourself; /exit leaves");
@@ -153,14 +178,19 @@ pub(super) fn execute<O: Outbox, J: Journal>(
             let before = hub.bans.len();
             let parsed = BanTarget::parse(&target);
             let folded = name::fold(&target);
+            let mut lifted = Vec::new();
             hub.bans.retain(|ban| {
                 let matches = Some(&ban.target) == parsed.as_ref()
                     || ban.name.as_deref().is_some_and(|n| name::fold(n) == folded);
                 if matches {
                     hub.journal.record(Record::Unban(ban.target.clone()));
+                    lifted.push(ban.target.clone());
                 }
                 !matches
             });
+            for target in lifted {
+                hub.publish(BusEvent::Unban(target));
+            }
             if hub.bans.len() == before {
                 return refuse(format!(
                     "nothing is banned as {target}; /banned lists the bans"
@@ -182,6 +212,20 @@ pub(super) fn execute<O: Outbox, J: Journal>(
         Command::Op(name) => set_operator(hub, by, &name, true, now),
         Command::Deop(name) => set_operator(hub, by, &name, false, now),
         Command::Rename { name, new } => {
+            if let Some(Target::Remote(target)) = hub.target(&name) {
+                let old = remote_name(hub, &target);
+                hub.publish(BusEvent::Act {
+                    target,
+                    act: RemoteAct::Rename {
+                        by: op_name,
+                        new: new.clone(),
+                    },
+                });
+                hub.audit(by, format!("rename {old} to {new}"), now);
+                return Ok(Some(format!(
+                    "asked {old}'s server to rename them to {new}"
+                )));
+            }
             let target = super::commands::resolve(hub, &name)?;
             let old = hub.members[&target].name.clone();
             super::commands::rename(hub, target, &new, now)?;
@@ -216,6 +260,33 @@ fn set_muted<O: Outbox, J: Journal>(
     mute: bool,
     now: DateTime<Utc>,
 ) -> Reply {
+    if let Some(Target::Remote(target)) = hub.target(name) {
+        let state = hub.remote_state(&target).cloned().expect("target found it");
+        if state.muted == mute {
+            return refuse(format!(
+                "{} is {} muted",
+                state.name,
+                if mute { "already" } else { "not" }
+            ));
+        }
+        hub.publish(BusEvent::Act {
+            target,
+            act: RemoteAct::Mute {
+                by: op_name.to_owned(),
+                muted: mute,
+            },
+        });
+        hub.audit(
+            by,
+            format!("{} {}", if mute { "mute" } else { "unmute" }, state.name),
+            now,
+        );
+        return Ok(Some(format!(
+            "{} is {}",
+            state.name,
+            if mute { "muted" } else { "unmuted" }
+        )));
+    }
     let target = super::commands::resolve(hub, name)?;
     let member = hub
         .members
@@ -229,6 +300,7 @@ fn set_muted<O: Outbox, J: Journal>(
         ));
     }
     member.muted = mute;
+    hub.publish_state(target, super::cluster::Change::Updated);
     let told = if mute {
         format!("{op_name} muted you: you can read, but what you say reaches nobody")
     } else {
@@ -312,18 +384,10 @@ fn ban<O: Outbox, J: Journal>(
     };
     hub.bans.retain(|b| b.target != target);
     hub.bans.push(ban.clone());
-    hub.journal.record(Record::Ban(ban));
-    // Everyone the ban covers goes at once.
-    let covered: Vec<MemberId> = hub
-        .members
-        .iter()
-        .filter(|(_, m)| match &target {
-            BanTarget::Account(id) => m.account.as_deref() == Some(id.as_str()),
-            BanTarget::Key(fp) => m.fingerprint.as_deref() == Some(fp.as_str()),
-            BanTarget::Ip(ip) => m.ip == Some(*ip),
-        })
-        .map(|(id, _)| *id)
-        .collect();
+    hub.journal.record(Record::Ban(ban.clone()));
+    hub.publish(BusEvent::Ban(ban));
+    // Everyone the ban covers goes at once (on other nodes, when they hear of it).
+    let covered = hub.covered_by(&target);
     for id in covered {
         hub.remove(id, op_name, reason.as_deref(), true, now);
     }
@@ -347,6 +411,21 @@ fn ban_target_for_name<O: Outbox, J: Journal>(
     raw: &str,
 ) -> Result<(BanTarget, Option<String>), Refusal> {
     let bare = raw.trim_start_matches('@');
+    if let Some(Target::Remote(remote)) = hub.target(bare) {
+        let m = hub.remote_state(&remote).expect("target found it");
+        let target = match (&m.account, &m.fingerprint, m.ip) {
+            (Some(account), _, _) => BanTarget::Account(account.clone()),
+            (None, Some(fp), _) => BanTarget::Key(fp.clone()),
+            (None, None, Some(ip)) => BanTarget::Ip(ip),
+            (None, None, None) => {
+                return refuse(format!(
+                    "{} has neither a key nor an address to ban",
+                    m.name
+                ));
+            }
+        };
+        return Ok((target, Some(m.name.clone())));
+    }
     if let Some(id) = hub.find(bare) {
         let member = &hub.members[&id];
         let target = match (&member.account, &member.fingerprint, member.ip) {
@@ -377,11 +456,28 @@ fn set_operator<O: Outbox, J: Journal>(
     grant: bool,
     now: DateTime<Utc>,
 ) -> Reply {
-    let target = super::commands::resolve(hub, name)?;
-    let member = &hub.members[&target];
-    let target_name = member.name.clone();
-    let fingerprint = member.fingerprint.clone();
-    let Some(account) = member.account.clone() else {
+    let (target, target_name, fingerprint, account) = match hub.target(name) {
+        Some(Target::Remote(remote)) => {
+            let m = hub.remote_state(&remote).expect("target found it");
+            (
+                None,
+                m.name.clone(),
+                m.fingerprint.clone(),
+                m.account.clone(),
+            )
+        }
+        _ => {
+            let target = super::commands::resolve(hub, name)?;
+            let member = &hub.members[&target];
+            (
+                Some(target),
+                member.name.clone(),
+                member.fingerprint.clone(),
+                member.account.clone(),
+            )
+        }
+    };
+    let Some(account) = account else {
         return refuse(format!(
             "{target_name} has no account; only members with a registered key can be operators"
         ));
@@ -412,6 +508,11 @@ fn set_operator<O: Outbox, J: Journal>(
         hub.refresh_operator(id);
     }
     let op_name = hub.members[&by].name.clone();
+    hub.publish(BusEvent::Operator {
+        account: account.clone(),
+        granted: grant,
+        by: op_name.clone(),
+    });
     let (told, done) = if grant {
         (
             format!("{op_name} made you an operator; /help lists your commands"),
@@ -420,11 +521,20 @@ fn set_operator<O: Outbox, J: Journal>(
     } else {
         (format!("{op_name} took your operator rights away"), "deop")
     };
-    hub.notify(target, now, NoticeLevel::Info, told);
+    if let Some(target) = target {
+        hub.notify(target, now, NoticeLevel::Info, told);
+    }
     hub.audit(by, format!("{done} {target_name}"), now);
     Ok(Some(if grant {
         format!("{target_name} is now an operator")
     } else {
         format!("{target_name} is no longer an operator")
     }))
+}
+
+/// The name of a member of another node, as this hub last heard it.
+fn remote_name<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: &RemoteId) -> String {
+    hub.remote_state(id)
+        .map(|s| s.name.clone())
+        .unwrap_or_default()
 }

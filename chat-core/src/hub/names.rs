@@ -69,6 +69,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             .by_name
             .get(&name::fold(candidate))
             .is_some_and(|holder| Some(*holder) != except);
+        let held = held || self.remote_names.contains_key(&name::fold(candidate));
         let owned_by_other = self
             .claims
             .owner(candidate)
@@ -99,7 +100,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             .by_name
             .get(&name::fold(wanted))
             .and_then(|id| self.members.get(id))
-            .map(|m| m.name.clone());
+            .map(|m| m.name.clone())
+            .or_else(|| {
+                let id = self.remote_names.get(&name::fold(wanted))?;
+                self.remote.get(id).map(|r| r.state.name.clone())
+            });
         let owned = self
             .claims
             .owner(wanted)

@@ -39,7 +39,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             let kind = EventKind::Joined {
                 room: room.name.clone(),
                 name,
-                count: room.members.len(),
+                count: room.members.len() + room.remote.len(),
             };
             self.broadcast(key, None, Arc::new(Event::new(now, kind)));
         } else if let Some(room) = self.rooms.get_mut(key) {
@@ -52,7 +52,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
     pub(super) fn announce_leave(
         &mut self,
         key: &str,
-        id: MemberId,
+        id: Option<MemberId>,
         name: String,
         after: TimeDelta,
         now: DateTime<Utc>,
@@ -67,7 +67,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
                 name,
                 after,
             };
-            self.broadcast(key, Some(id), Arc::new(Event::new(now, kind)));
+            self.broadcast(key, id, Arc::new(Event::new(now, kind)));
         } else if let Some(room) = self.rooms.get_mut(key) {
             // Someone who came and went within one window is not worth two lines.
             if let Some(at) = room.presence.joins.iter().position(|n| *n == name) {
@@ -123,7 +123,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         let joins = std::mem::take(&mut room.presence.joins);
         let mut leaves = std::mem::take(&mut room.presence.leaves);
         room.presence.last = Some(now);
-        let (room_name, count) = (room.name.clone(), room.members.len());
+        let (room_name, count) = (room.name.clone(), room.members.len() + room.remote.len());
         let mut events = Vec::new();
         match joins.len() {
             0 => {}

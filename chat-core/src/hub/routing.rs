@@ -54,7 +54,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         let Some(room) = self.rooms.get(key) else {
             return;
         };
-        if key == lobby || !room.members.is_empty() {
+        if key == lobby || !room.members.is_empty() || !room.remote.is_empty() {
             return;
         }
         if room.history.is_empty() {
@@ -64,7 +64,9 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         let idle: Vec<(&String, Option<DateTime<Utc>>)> = self
             .rooms
             .iter()
-            .filter(|(k, r)| **k != lobby && r.members.is_empty() && !r.history.is_empty())
+            .filter(|(k, r)| {
+                **k != lobby && r.members.is_empty() && r.remote.is_empty() && !r.history.is_empty()
+            })
             .map(|(k, r)| (k, r.history.back().map(|e| e.at)))
             .collect();
         if idle.len() > self.config.max_idle_rooms
@@ -99,13 +101,25 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
     }
 
-    /// A said line or emote: into the room's history and out to its members.
     /// A said line or emote: into the room's history, to the journal, and out to the room.
     pub(super) fn say(&mut self, from: MemberId, event: Event) {
         let Some(key) = self.members.get(&from).map(|m| m.room.clone()) else {
             return;
         };
         self.stats.said += 1;
+        if self.is_clustered() {
+            // The bus gives the line its place in the room's order and hands it back to
+            // every node, this one included (`line_arrived`), which stores and delivers it.
+            if let Some(line) = StoredLine::from_event(&event) {
+                let account = self.members.get(&from).and_then(|m| m.account.clone());
+                self.publish(super::cluster::BusEvent::Line {
+                    sender: from,
+                    line,
+                    account,
+                });
+            }
+            return;
+        }
         if let Some(line) = StoredLine::from_event(&event) {
             // Recorded before it is broadcast, so an edge can hold deliveries until the line is
             // stored and nothing anyone has seen is lost in a crash.

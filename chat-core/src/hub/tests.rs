@@ -1,5 +1,6 @@
 //! The hub driven by plain method calls on a virtual clock, with [`Mailbox`] outboxes.
 
+mod cluster;
 mod model;
 mod moderation;
 mod presence;
