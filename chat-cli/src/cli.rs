@@ -144,6 +144,16 @@ pub struct ServeArgs {
     #[arg(long, env = "CHAT_METRICS_BIND", value_name = "ADDR")]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Run as one node of a cluster whose bus and shared state are in this Redis
+    /// (`redis://HOST:PORT[/DB]`, persistence on). Needs a key directory every node shares
+    /// (`--directory dynamodb://...`, or `sqlite:PATH` for nodes on one machine).
+    #[arg(long, env = "CHAT_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
+
+    /// This node's name in the cluster, unique among the nodes [default: the host name].
+    #[arg(long, env = "CHAT_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+
     /// Log every said line (chat text is not logged otherwise).
     #[arg(long, env = "CHAT_LOG_MESSAGES")]
     pub log_messages: bool,

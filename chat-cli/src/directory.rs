@@ -16,6 +16,9 @@ use chat_ssh::chat_store::{Directory, SqliteDirectory};
 pub enum DirectorySpec {
     /// In the chat's SQLite database (`--database`).
     Sqlite,
+    /// `sqlite:PATH`: a SQLite file of its own, which several servers on one machine can
+    /// share (a cluster on one machine, as the tests run; SQLite's WAL lets them).
+    SqliteFile(PathBuf),
     /// `dynamodb://TABLE?region=R[&endpoint=URL]`, as given.
     Dynamo(String),
 }
@@ -26,6 +29,9 @@ impl FromStr for DirectorySpec {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "sqlite" => Ok(DirectorySpec::Sqlite),
+            path if path.starts_with("sqlite:") && path.len() > "sqlite:".len() => Ok(
+                DirectorySpec::SqliteFile(PathBuf::from(&path["sqlite:".len()..])),
+            ),
             url if url.starts_with("dynamodb://") => Ok(DirectorySpec::Dynamo(url.to_owned())),
             other => Err(format!(
                 "{other:?} is not a directory: `sqlite`, or `dynamodb://TABLE?region=REGION[&endpoint=URL]`"
@@ -38,6 +44,7 @@ impl std::fmt::Display for DirectorySpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DirectorySpec::Sqlite => f.write_str("sqlite"),
+            DirectorySpec::SqliteFile(path) => write!(f, "sqlite:{}", path.display()),
             DirectorySpec::Dynamo(url) => f.write_str(url),
         }
     }
@@ -48,7 +55,7 @@ impl DirectorySpec {
     /// scan (billed) for DynamoDB.
     pub fn refresh_interval(&self) -> Duration {
         match self {
-            DirectorySpec::Sqlite => Duration::from_secs(30),
+            DirectorySpec::Sqlite | DirectorySpec::SqliteFile(_) => Duration::from_secs(30),
             DirectorySpec::Dynamo(_) => Duration::from_secs(300),
         }
     }
@@ -59,6 +66,10 @@ impl DirectorySpec {
         match self {
             DirectorySpec::Sqlite => {
                 let directory = SqliteDirectory::open(database).map_err(|e| e.to_string())?;
+                Ok(Arc::new(directory))
+            }
+            DirectorySpec::SqliteFile(path) => {
+                let directory = SqliteDirectory::open(path).map_err(|e| e.to_string())?;
                 Ok(Arc::new(directory))
             }
             DirectorySpec::Dynamo(url) => open_dynamo(url).await,
@@ -100,6 +111,10 @@ mod tests {
             Ok(DirectorySpec::Dynamo(
                 "dynamodb://chat?region=eu-west-1".into()
             ))
+        );
+        assert_eq!(
+            "sqlite:/srv/accounts.db".parse(),
+            Ok(DirectorySpec::SqliteFile("/srv/accounts.db".into()))
         );
         let error = "postgres://x".parse::<DirectorySpec>().unwrap_err();
         assert!(error.contains("dynamodb://TABLE"), "{error}");

@@ -74,7 +74,7 @@ async fn create_table(directory: &DirectorySpec) -> CliResult {
 #[cfg(not(feature = "dynamodb"))]
 async fn create_table(directory: &DirectorySpec) -> CliResult {
     match directory {
-        DirectorySpec::Sqlite => {
+        DirectorySpec::Sqlite | DirectorySpec::SqliteFile(_) => {
             Err("the SQLite directory makes its own tables; nothing to create".into())
         }
         DirectorySpec::Dynamo(url) => Err(format!(

@@ -66,7 +66,14 @@ async fn answer(mut stream: TcpStream, metrics: MetricsHandle) {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             metrics.render(),
         ),
-        ("GET", "/healthz") => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_owned()),
+        ("GET", "/healthz") => match metrics.degraded() {
+            None => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_owned()),
+            Some(why) => (
+                "503 Service Unavailable",
+                "text/plain; charset=utf-8",
+                format!("degraded: {why}\n"),
+            ),
+        },
         ("GET", _) => (
             "404 Not Found",
             "text/plain; charset=utf-8",

@@ -46,6 +46,14 @@ pub enum ServeError {
     Signal(io::Error),
     #[error("cannot use the key directory {directory}: {reason}")]
     Directory { directory: String, reason: String },
+    #[error(
+        "--cluster needs a key directory every node shares, and `--directory sqlite` is this \
+         node's own database: use --directory dynamodb://TABLE?region=REGION, or \
+         --directory sqlite:PATH with one file every node on this machine opens"
+    )]
+    ClusterDirectory,
+    #[error(transparent)]
+    Cluster(#[from] chat_cluster::ClusterError),
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -58,6 +66,15 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(ServeError::Runtime)?;
     runtime.block_on(async {
         runtime_config.directory = open_directory(&args).await?;
+        if let Some(url) = &args.cluster {
+            let mut cluster = chat_cluster::ClusterConfig::new(url, node_name(&args));
+            cluster.history_len = args.retain_lines as usize;
+            let cluster = chat_cluster::Cluster::new(cluster)
+                .await
+                .map_err(ServeError::from)?;
+            info!(url = %url, node = cluster.node(), "joined the cluster");
+            runtime_config.cluster = Some(cluster);
+        }
         serve(args.bind, args.metrics_bind, config, runtime_config).await
     })?;
     Ok(())
@@ -101,6 +118,16 @@ fn runtime_config(args: &ServeArgs) -> Result<RuntimeConfig, ServeError> {
             .map(|days| Duration::from_secs(u64::from(days) * 86_400)),
     };
     create_data_dir(&args.data_dir)?;
+    if let Some(url) = &args.cluster {
+        // Every node shares one store: nothing durable lives on this node.
+        if args.directory == crate::directory::DirectorySpec::Sqlite {
+            return Err(ServeError::ClusterDirectory);
+        }
+        let store = chat_cluster::RedisStore::open(url, "chat:")?;
+        info!(url = %url, "the store is the cluster's Redis");
+        config.store = Some(Arc::new(store));
+        return Ok(config);
+    }
     let database = args
         .database
         .clone()
@@ -109,6 +136,26 @@ fn runtime_config(args: &ServeArgs) -> Result<RuntimeConfig, ServeError> {
     info!(path = %database.display(), "opened the database");
     config.store = Some(Arc::new(store));
     Ok(config)
+}
+
+/// This node's name: `--node-name`, else the host name (cut to what a node name may hold).
+fn node_name(args: &ServeArgs) -> String {
+    if let Some(name) = &args.node_name {
+        return name.clone();
+    }
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let clean: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    if clean.is_empty() {
+        "node".to_owned()
+    } else {
+        clean
+    }
 }
 
 /// Opens the key directory `--directory` names; a server that cannot reach it does not start.

@@ -142,6 +142,7 @@ impl Runtime {
         request.ip = arrival.ip;
         request.visible = arrival.visible;
         let Some((key, lookup)) = arrival.key else {
+            Box::pin(self.reserve_name(&mut request)).await;
             return request;
         };
         request.fingerprint = Some(key.fingerprint.clone());
@@ -161,6 +162,7 @@ impl Runtime {
             request.profile = Box::pin(self.load_profile(Some(&account.id))).await;
             request.account = Some(account_ref(&account));
         }
+        Box::pin(self.reserve_name(&mut request)).await;
         request
     }
 

@@ -37,6 +37,9 @@ pub struct RuntimeConfig {
     pub outbox_capacity: usize,
     /// How long shutdown waits for sessions to say goodbye before cutting them off.
     pub shutdown_grace: Duration,
+    /// The cluster this server is a node of (`--cluster`); `None` for a single server.
+    /// The store should then be one every node shares (a `RedisStore`).
+    pub cluster: Option<Arc<chat_cluster::Cluster>>,
 }
 
 impl Default for RuntimeConfig {
@@ -58,6 +61,7 @@ impl Default for RuntimeConfig {
             account_refresh: Duration::from_secs(30),
             outbox_capacity: 256,
             shutdown_grace: Duration::from_secs(3),
+            cluster: None,
         }
     }
 }

@@ -11,7 +11,10 @@
 //! - accounts: the key directory behind a cache ([`directory`]), who may come in and what a
 //!   newcomer's key registers ([`accounts`]), which keys an account accepts ([`keys`]);
 //! - who may come in and who is an operator by file ([`access`], [`keyfile`]);
-//! - the [`metrics`] an operator scrapes;
+//! - in a cluster (`--cluster`), the bus that makes several nodes one chat (`chat-cluster`):
+//!   the hub publishes into it, its tasks feed the hub what other nodes did, and names are
+//!   reserved across the cluster before a member joins;
+//! - the [`metrics`] an operator scrapes, and the health `/healthz` reports;
 //! - shutdown: one token that tells every session to say goodbye, one tracker to wait for
 //!   them, one switch to cut off the ones that do not go.
 //!
@@ -19,6 +22,7 @@
 
 pub mod access;
 pub mod accounts;
+mod cluster;
 pub mod config;
 pub mod directory;
 pub mod hub;
@@ -89,6 +93,8 @@ pub struct Runtime {
     background: Mutex<Background>,
     /// Held by whoever runs the shutdown; the others wait for it to finish.
     closing: tokio::sync::Mutex<bool>,
+    /// Stops the cluster bus, once the sessions have gone.
+    cluster_stop: CancellationToken,
 }
 
 #[derive(Default)]
@@ -97,6 +103,7 @@ struct Background {
     writer: Option<JoinHandle<()>>,
     ticker: Option<JoinHandle<()>>,
     accounts: Option<JoinHandle<()>>,
+    cluster: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -142,6 +149,9 @@ impl Runtime {
         );
         *hub.journal_mut() = journal.with_directory(account_sender);
         hub.set_admins(access.admins.clone());
+        if let Some(cluster) = &config.cluster {
+            hub.set_bus(Box::new(cluster.sink()));
+        }
         let store_failures = writer.as_ref().map_or_else(Arc::default, Writer::failures);
         let metrics = Metrics::new();
         let directory = DirectoryCache::new(
@@ -163,6 +173,7 @@ impl Runtime {
             writer: Mutex::new(writer),
             background: Mutex::default(),
             closing: tokio::sync::Mutex::new(false),
+            cluster_stop: CancellationToken::new(),
         }))
     }
 
@@ -184,6 +195,7 @@ impl Runtime {
             Arc::clone(&self.hub),
             self.shutdown.clone(),
         )));
+        background.cluster = self.start_cluster();
     }
 
     /// Reads every account from the directory and tells the hub their names and operators:
@@ -242,6 +254,7 @@ impl Runtime {
         for task in [ticker, accounts].into_iter().flatten() {
             task.abort();
         }
+        self.stop_cluster().await;
         if let Some(writer) = writer {
             // Closing the journal lets the writer finish what is queued, then stop.
             *self.hub.lock().journal_mut() = EdgeJournal::disabled(self.config.log_messages);

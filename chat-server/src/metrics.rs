@@ -58,6 +58,8 @@ pub struct Metrics {
     lines_rate_limited: Counter,
     handshakes_evicted: Counter,
     store_write_failures: Counter,
+    bus_errors: Counter,
+    bus_degraded: Gauge,
     /// Calls to the key directory that failed or timed out.
     pub directory_errors: Counter,
     /// Accounts created, keys added and removed, from any front-end.
@@ -74,6 +76,7 @@ struct Seen {
     rate_limited: u64,
     evicted: u64,
     store_failures: u64,
+    bus_errors: u64,
 }
 
 /// The figures read at scrape time.
@@ -84,6 +87,10 @@ pub struct Reading {
     pub handshakes_evicted: u64,
     pub hub: chat_core::HubStats,
     pub store_failures: u64,
+    /// Calls to the cluster bus's Redis that failed (0 for a single server).
+    pub bus_errors: u64,
+    /// Whether the cluster bus is down (`false` for a single server).
+    pub bus_degraded: bool,
     /// Members per room, largest first.
     pub rooms: Vec<(String, usize)>,
 }
@@ -114,6 +121,8 @@ impl Metrics {
             lines_rate_limited: Counter::default(),
             handshakes_evicted: Counter::default(),
             store_write_failures: Counter::default(),
+            bus_errors: Counter::default(),
+            bus_degraded: Gauge::default(),
             directory_errors: Counter::default(),
             account_changes: Counter::default(),
             seen: Mutex::default(),
@@ -196,6 +205,16 @@ impl Metrics {
             m.store_write_failures.clone(),
         );
         r.register(
+            "bus_errors",
+            "Calls to the cluster bus (Redis) that failed or timed out",
+            m.bus_errors.clone(),
+        );
+        r.register(
+            "bus_degraded",
+            "1 while the cluster bus is unreachable (local sessions go on)",
+            m.bus_degraded.clone(),
+        );
+        r.register(
             "directory_errors",
             "Calls to the key directory that failed or timed out",
             m.directory_errors.clone(),
@@ -274,7 +293,9 @@ impl Metrics {
                 reading.store_failures,
                 &mut seen.store_failures,
             );
+            add(&self.bus_errors, reading.bus_errors, &mut seen.bus_errors);
         }
+        self.bus_degraded.set(i64::from(reading.bus_degraded));
         self.room_members.clear();
         for (room, members) in reading.rooms.into_iter().take(MAX_ROOMS_EXPORTED) {
             self.room_members

@@ -374,7 +374,14 @@ impl MetricsHandle {
             handshakes_evicted: self.limits.evicted(),
             hub,
             store_failures: self.shared.runtime.store_failures(),
+            bus_errors: self.shared.runtime.bus_errors(),
+            bus_degraded: self.shared.runtime.degraded().is_some(),
             rooms,
         })
+    }
+
+    /// Why the server is degraded (the cluster bus is unreachable, say), if it is.
+    pub fn degraded(&self) -> Option<String> {
+        self.shared.runtime.degraded()
     }
 }

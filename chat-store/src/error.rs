@@ -40,4 +40,7 @@ pub enum StoreError {
     DiskFull { path: PathBuf },
     #[error("database error on {}: {reason}", path.display())]
     Other { path: PathBuf, reason: String },
+    /// A store on another machine (Redis, for a cluster) did not answer or refused.
+    #[error("the store at {store} failed: {reason}")]
+    Remote { store: String, reason: String },
 }

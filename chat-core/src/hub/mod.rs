@@ -114,6 +114,9 @@ pub struct JoinRequest {
     pub profile: Option<Profile>,
     /// The address the member connects from, if known: a keyless member is banned by it.
     pub ip: Option<IpAddr>,
+    /// In a cluster: the name the bus reserved for the member across every node. The member
+    /// gets exactly it.
+    pub reserved: Option<String>,
 }
 
 impl JoinRequest {
@@ -126,6 +129,7 @@ impl JoinRequest {
             visible: true,
             profile: None,
             ip: None,
+            reserved: None,
         }
     }
 
@@ -465,9 +469,17 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             self.replace_ghost(&wanted, owner, now);
             self.move_aside(&wanted, owner, now);
         }
-        let why_renamed = (!self.name_is_free(&wanted, owner.as_deref(), None))
-            .then(|| self.why_taken(&wanted, owner.as_deref()));
-        let name = self.free_name(&wanted, owner.as_deref(), None);
+        let reserved = request
+            .reserved
+            .clone()
+            .filter(|n| !self.by_name.contains_key(&name::fold(n)));
+        let why_renamed = match &reserved {
+            Some(n) if *n == wanted => None,
+            Some(_) => Some(self.why_taken(&wanted, owner.as_deref())),
+            None => (!self.name_is_free(&wanted, owner.as_deref(), None))
+                .then(|| self.why_taken(&wanted, owner.as_deref())),
+        };
+        let name = reserved.unwrap_or_else(|| self.free_name(&wanted, owner.as_deref(), None));
         self.by_name.insert(name::fold(&name), id);
         let profile = request.profile.unwrap_or_default();
         let mut member = Member::new(

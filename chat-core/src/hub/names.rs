@@ -57,6 +57,12 @@ impl Claims {
 }
 
 impl<O: Outbox, J: Journal> Hub<O, J> {
+    /// Whether a newcomer of `account` (if any) may take `candidate`, as far as this hub
+    /// knows: nobody here or on another node holds it, and no other account owns it.
+    pub fn may_take(&self, candidate: &str, account: Option<&str>) -> bool {
+        self.name_is_free(candidate, account, None)
+    }
+
     /// Whether `candidate` may be taken by the member `except` (if it is renaming) of
     /// `account`: nobody else holds it online, and no other account owns it.
     pub(super) fn name_is_free(
