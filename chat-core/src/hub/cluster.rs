@@ -371,6 +371,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         }
         self.remote_names
             .insert(name::fold(&state.name), id.clone());
+        if let Some(account) = &state.account {
+            // The node it is on took the name for its account from the shared directory:
+            // learn it now rather than at the next refresh (for offline messages, say).
+            self.claims.claim(account, &state.name);
+        }
         self.rooms
             .entry(key.clone())
             .or_insert_with(|| super::Room::new(display.clone()))
