@@ -243,7 +243,7 @@ if command -v terraform >/dev/null 2>&1; then
   step "terraform test (mocked AWS provider)" tf_test
 else
   skip "terraform is NOT installed: fmt, init, validate and test were NOT run" \
-    "Install Terraform >= 1.7 to run them. The shell and unit checks above still ran."
+    "Install Terraform >= 1.11 to run them. The shell and unit checks above still ran."
 fi
 
 printf '\nci-check: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"

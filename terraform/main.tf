@@ -236,7 +236,7 @@ resource "aws_instance" "chat" {
 
   lifecycle {
     # A newer Ubuntu image alone must not replace a running server; the next replacement
-    # (a new git_ref, or terraform apply -replace=aws_instance.chat) picks it up.
+    # (a new git_ref, or terraform apply -replace='aws_instance.chat[0]') picks it up.
     ignore_changes = [ami]
   }
 }
