@@ -418,10 +418,14 @@ PY
 # time is the provider's polling sleeps, so they overlap well even on two cores.
 JOBS=${APPLY_CHECK_JOBS:-6}
 selected=("$@")
+known=" ${VARIANTS[*]%%|*} "
+for name in "${selected[@]}"; do
+  [[ "$known" == *" $name "* ]] || die "no variant $name; there are:$known"
+done
 names=()
 for v in "${VARIANTS[@]}"; do
   name=${v%%|*}
-  if [ "${#selected[@]}" -gt 0 ] && ! printf '%s\n' "${selected[@]}" | grep -qxF "$name"; then
+  if [ "${#selected[@]}" -gt 0 ] && ! [[ " ${selected[*]} " == *" $name "* ]]; then
     continue
   fi
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do

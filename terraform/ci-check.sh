@@ -236,7 +236,7 @@ tf_test() {
 }
 
 if command -v terraform >/dev/null 2>&1; then
-  terraform version | head -n 1
+  terraform version | sed -n 1p # not head: under pipefail, terraform could die of SIGPIPE
   step "terraform fmt -check -recursive" tf_fmt
   step "terraform init -backend=false (offline with $PLUGIN_DIR)" tf_init
   step "terraform validate" tf_validate
