@@ -25,6 +25,9 @@ pub enum Command {
     /// Work with SSH keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The reading side of `bench --floor` (started by it): connect, read and discard.
+    #[command(hide = true)]
+    FloorReader { addr: SocketAddr, connections: u32 },
 }
 
 #[derive(Debug, Subcommand)]

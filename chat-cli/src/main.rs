@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Keys(KeysCommand::Fingerprint { file }) => keys::print_fingerprints(&file),
+        Command::FloorReader { addr, connections } => {
+            bench::floor::read_and_discard(addr, connections).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
