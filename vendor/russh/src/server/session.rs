@@ -1,5 +1,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tokio::sync::oneshot;
 use super::*;
 use crate::channels::{Channel, ChannelMsg, ChannelReadHalf, ChannelRef, ChannelWriteHalf};
 use crate::helpers::NameList;
+use crate::idle_timer::IdleTimer;
 use crate::kex::{EXTENSION_SUPPORT_AS_CLIENT, KexCause, SessionKexState};
 use crate::{ChannelOpenFailure, map_err, msg};
 
@@ -649,13 +651,16 @@ impl Session {
         let mut opening_cipher = Box::new(clear::Key) as Box<dyn OpeningKey + Send>;
         std::mem::swap(&mut opening_cipher, &mut self.common.remote_to_local);
 
-        let keepalive_timer =
-            future_or_pending(self.common.config.keepalive_interval, tokio::time::sleep);
-        pin!(keepalive_timer);
-
-        let inactivity_timer =
-            future_or_pending(self.common.config.inactivity_timeout, tokio::time::sleep);
-        pin!(inactivity_timer);
+        // Moved on by every turn of the loop, without touching the timer wheel each time.
+        let mut keepalive_timer = IdleTimer::new(self.common.config.keepalive_interval);
+        let mut inactivity_timer = IdleTimer::new(self.common.config.inactivity_timeout);
+        // Armed once for the rekey deadline, and re-armed only when the deadline moves by more
+        // than REKEY_SLACK (after a rekey, or when the write limit is reached), rather than a
+        // new timer on every turn of the loop.
+        const REKEY_SLACK: Duration = Duration::from_secs(1);
+        let rekey_timer = tokio::time::sleep(Duration::ZERO);
+        pin!(rekey_timer);
+        let mut rekey_armed: Option<tokio::time::Instant> = None;
 
         let reading = start_reading(stream_read, buffer, opening_cipher);
         pin!(reading);
@@ -701,7 +706,7 @@ impl Session {
                     crate::flush_or_timeout(
                         &mut self.common.packet_writer,
                         &mut stream_write,
-                        inactivity_timer.as_mut(),
+                        Pin::new(&mut inactivity_timer),
                     )
                     .await?;
                 }
@@ -711,8 +716,19 @@ impl Session {
                 }
             }
 
-            let rekey_timer = future_or_pending(self.rekey_time_remaining(), tokio::time::sleep);
-            pin!(rekey_timer);
+            match self.rekey_time_remaining() {
+                None => rekey_armed = None,
+                Some(remaining) => {
+                    let due = tokio::time::Instant::now() + remaining;
+                    let moved = rekey_armed.is_none_or(|armed| {
+                        armed.max(due).duration_since(armed.min(due)) > REKEY_SLACK
+                    });
+                    if moved {
+                        rekey_timer.as_mut().reset(due);
+                        rekey_armed = Some(due);
+                    }
+                }
+            }
 
             tokio::select! {
                 r = &mut reading => {
@@ -763,9 +779,10 @@ impl Session {
                     }
                     reading.set(start_reading(stream_read, buffer, opening_cipher));
                 }
-                () = &mut rekey_timer => {
+                () = &mut rekey_timer, if rekey_armed.is_some() => {
                     // The flush after the select sees the elapsed limit.
                     debug!("rekey time limit reached");
+                    rekey_armed = None;
                 }
                 () = &mut keepalive_timer => {
                     self.common.alive_timeouts = self.common.alive_timeouts.saturating_add(1);
@@ -811,7 +828,7 @@ impl Session {
             crate::flush_or_timeout(
                 &mut self.common.packet_writer,
                 &mut stream_write,
-                inactivity_timer.as_mut(),
+                Pin::new(&mut inactivity_timer),
             )
             .await?;
 
@@ -823,21 +840,11 @@ impl Session {
                 // data from it.
                 self.common.alive_timeouts = 0;
             }
-            if (self.common.received_data || sent_keepalive)
-                && let (futures::future::Either::Right(ref mut sleep), Some(d)) = (
-                    keepalive_timer.as_mut().as_pin_mut(),
-                    self.common.config.keepalive_interval,
-                )
-            {
-                sleep.as_mut().reset(tokio::time::Instant::now() + d);
+            if self.common.received_data || sent_keepalive {
+                keepalive_timer.touch();
             }
-            if !sent_keepalive
-                && let (futures::future::Either::Right(ref mut sleep), Some(d)) = (
-                    inactivity_timer.as_mut().as_pin_mut(),
-                    self.common.config.inactivity_timeout,
-                )
-            {
-                sleep.as_mut().reset(tokio::time::Instant::now() + d);
+            if !sent_keepalive {
+                inactivity_timer.touch();
             }
         }
         debug!("disconnected");
