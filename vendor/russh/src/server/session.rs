@@ -756,7 +756,10 @@ impl Session {
                             std::mem::swap(&mut opening_cipher, &mut self.common.remote_to_local);
 
                             let kex_was_active = self.kex.active();
-                            match reply(&mut self, &mut handler, &mut pkt).await {
+                            // Boxed: the reply future holds the key exchange and every
+                            // handler callback, and inline it would size this task, which
+                            // lives as long as the connection, for the largest of them.
+                            match Box::pin(reply(&mut self, &mut handler, &mut pkt)).await {
                                 Ok(_) => {},
                                 Err(e) => return Err(e),
                             }
