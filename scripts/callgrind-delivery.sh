@@ -17,11 +17,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/chat-cli}
-USERS=${USERS:-50}
-SENDERS=${SENDERS:-5}
+USERS=${USERS:-100}
+SENDERS=${SENDERS:-10}
 RATE=${RATE:-1}
 SHORT=${SHORT:-5}
-LONG=${LONG:-15}
+LONG=${LONG:-25}
 PORT=${PORT:-22522}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
