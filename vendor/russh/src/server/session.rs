@@ -87,7 +87,9 @@ pub enum Msg {
     },
     Channel(ChannelId, ChannelMsg),
     ChannelOpenReply {
-        pending: PendingChannelOpen,
+        /// Boxed: the largest variant sets the size of every message, and with it of the
+        /// session channels' blocks (32 messages each, allocated when a connection starts).
+        pending: Box<PendingChannelOpen>,
         result: Result<(), ChannelOpenFailure>,
     },
 }
@@ -620,7 +622,7 @@ impl Session {
                     .disconnect(reason, &description, &language_tag)?;
             }
             Msg::ChannelOpenReply { pending, result } => {
-                self.finalize_channel_open_reply(pending, result)?;
+                self.finalize_channel_open_reply(*pending, result)?;
             }
             other => {
                 // should be unreachable, since the receiver only gets
@@ -1873,5 +1875,15 @@ mod tests {
             first_packet_from_event_loop(session, &mut peer, stream).await,
             Some(msg::KEXINIT)
         );
+    }
+}
+
+#[cfg(test)]
+mod msg_size_tests {
+    /// Every connection allocates two blocks of 32 `Msg`s when it starts (the handle's
+    /// bounded and priority channels): keep the message small.
+    #[test]
+    fn a_message_is_at_most_96_bytes() {
+        assert!(std::mem::size_of::<super::Msg>() <= 96, "{}", std::mem::size_of::<super::Msg>());
     }
 }
