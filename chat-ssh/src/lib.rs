@@ -32,6 +32,8 @@ pub mod hub;
 pub mod keyfile;
 mod kill;
 pub mod limits;
+#[cfg(test)]
+mod memory_tests;
 pub mod metrics;
 pub mod persist;
 mod server;

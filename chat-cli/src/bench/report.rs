@@ -54,6 +54,9 @@ pub struct Report {
     pub server: Option<ServerUse>,
     /// CPU time the bench itself used (it shares the machine with a local server).
     pub client_cpu_s: Option<f64>,
+    /// ...of which until the server went quiet after set-up: what the bench spent on the same
+    /// handshakes (and join announcements) as the server's `setup_cpu_us`.
+    pub client_setup_cpu_s: Option<f64>,
     /// With `--floor`: the floor, measured right after the run with its parameters.
     pub floor: Option<FloorReport>,
     /// The server's CPU per delivery ÷ the floor's.
@@ -89,6 +92,7 @@ impl Report {
             error_kinds: BTreeMap::new(),
             server: None,
             client_cpu_s: None,
+            client_setup_cpu_s: None,
             floor: None,
             ratio_to_floor: None,
         }
@@ -218,9 +222,19 @@ pub fn write_human(r: &Report, out: &mut impl Write) -> io::Result<()> {
         )?;
         writeln!(out)?;
         if let Some(cpu) = server.setup_cpu_us_per_session {
+            let ratio = r
+                .client_setup_cpu_s
+                .filter(|c| *c > 0.0)
+                .map_or(String::new(), |c| {
+                    format!(
+                        "; the bench {:.0} µs: ratio {:.2}×",
+                        c * 1e6 / f64::from(s.ok.max(1)),
+                        server.setup_cpu_us as f64 / (c * 1e6)
+                    )
+                });
             writeln!(
                 out,
-                "  server      {cpu:.0} µs CPU per session set up ({:.2} s in all)",
+                "  server      {cpu:.0} µs CPU per session set up ({:.2} s in all){ratio}",
                 server.setup_cpu_us as f64 / 1e6
             )?;
         }

@@ -95,6 +95,7 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
     let connected = connect_all(args, &shared, &stop, &mut progress, &mut errors).await;
     let quiet_at = settle(args, &shared, &stop, &mut progress).await;
     let server_after_setup = read_server(&mut errors);
+    let client_after_setup = proc::sample("self").ok();
     let sent = send_all(args, &shared, &connected.sessions, &stop, &mut progress).await;
     for error in &sent.errors {
         note(&mut errors, error.clone());
@@ -148,6 +149,9 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
     let client_cpu_s = client_before
         .zip(proc::sample("self").ok())
         .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64());
+    let client_setup_cpu_s = client_before
+        .zip(client_after_setup)
+        .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64());
     let failed = args.users + args.slow_readers - ok;
     let deliveries_seen = latencies.len() as u64;
     Ok(Report {
@@ -187,6 +191,7 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
         error_kinds: errors,
         server,
         client_cpu_s,
+        client_setup_cpu_s,
         floor: None,
         ratio_to_floor: None,
     })
