@@ -80,7 +80,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Killable<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.guard(cx, || Err(killed_error()), |inner, cx| inner.poll_read(cx, buf))
+        self.guard(
+            cx,
+            || Err(killed_error()),
+            |inner, cx| inner.poll_read(cx, buf),
+        )
     }
 }
 
@@ -90,7 +94,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Killable<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.guard(cx, || Err(killed_error()), |inner, cx| inner.poll_write(cx, buf))
+        self.guard(
+            cx,
+            || Err(killed_error()),
+            |inner, cx| inner.poll_write(cx, buf),
+        )
     }
 
     fn poll_write_vectored(
@@ -153,7 +161,10 @@ mod tests {
         );
         kill.cancel();
         client.write_all(b"late").await.unwrap();
-        assert!(stream.read(&mut buf).await.is_ok(), "bytes already there still come");
+        assert!(
+            stream.read(&mut buf).await.is_ok(),
+            "bytes already there still come"
+        );
         assert_eq!(
             stream.read(&mut buf).await.unwrap_err().kind(),
             io::ErrorKind::ConnectionAborted
