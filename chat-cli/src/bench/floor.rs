@@ -318,9 +318,10 @@ fn open_packet(material: &[u8; KEY_LEN], sequence: u32, packet: &mut [u8]) -> Op
         u32::from_be_bytes(key.decrypt_packet_length(sequence, packet[..4].try_into().ok()?));
     let (body, tag) = packet.split_at_mut(4 + length as usize);
     let tag: &[u8; TAG_LEN] = (&*tag).try_into().ok()?;
+    // What ring returns starts after the length: padding length, message, padding.
     let plain = key.open_in_place(sequence, body, tag).ok()?;
-    let padding = plain[4] as usize;
-    Some(plain[5..plain.len() - padding].to_vec())
+    let padding = plain[0] as usize;
+    Some(plain[1..plain.len() - padding].to_vec())
 }
 
 /// Reads a stream to its end (for the tests): how many bytes came.
