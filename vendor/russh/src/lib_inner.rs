@@ -41,7 +41,6 @@ pub use pty::Pty;
 pub use sshbuffer::SshId;
 
 mod helpers;
-mod idle_timer;
 
 pub(crate) use helpers::map_err;
 

@@ -1,6 +1,5 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,6 @@ use tokio::sync::oneshot;
 use super::*;
 use crate::channels::{Channel, ChannelMsg, ChannelReadHalf, ChannelRef, ChannelWriteHalf};
 use crate::helpers::NameList;
-use crate::idle_timer::IdleTimer;
 use crate::kex::{EXTENSION_SUPPORT_AS_CLIENT, KexCause, SessionKexState};
 use crate::{ChannelOpenFailure, map_err, msg};
 
@@ -653,16 +651,13 @@ impl Session {
         let mut opening_cipher = Box::new(clear::Key) as Box<dyn OpeningKey + Send>;
         std::mem::swap(&mut opening_cipher, &mut self.common.remote_to_local);
 
-        // Moved on by every turn of the loop, without touching the timer wheel each time.
-        let mut keepalive_timer = IdleTimer::new(self.common.config.keepalive_interval);
-        let mut inactivity_timer = IdleTimer::new(self.common.config.inactivity_timeout);
-        // Armed once for the rekey deadline, and re-armed only when the deadline moves by more
-        // than REKEY_SLACK (after a rekey, or when the write limit is reached), rather than a
-        // new timer on every turn of the loop.
-        const REKEY_SLACK: Duration = Duration::from_secs(1);
-        let rekey_timer = tokio::time::sleep(Duration::ZERO);
-        pin!(rekey_timer);
-        let mut rekey_armed: Option<tokio::time::Instant> = None;
+        let keepalive_timer =
+            future_or_pending(self.common.config.keepalive_interval, tokio::time::sleep);
+        pin!(keepalive_timer);
+
+        let inactivity_timer =
+            future_or_pending(self.common.config.inactivity_timeout, tokio::time::sleep);
+        pin!(inactivity_timer);
 
         let reading = start_reading(stream_read, buffer, opening_cipher);
         pin!(reading);
@@ -708,7 +703,7 @@ impl Session {
                     crate::flush_or_timeout(
                         &mut self.common.packet_writer,
                         &mut stream_write,
-                        Pin::new(&mut inactivity_timer),
+                        inactivity_timer.as_mut(),
                     )
                     .await?;
                 }
@@ -718,19 +713,8 @@ impl Session {
                 }
             }
 
-            match self.rekey_time_remaining() {
-                None => rekey_armed = None,
-                Some(remaining) => {
-                    let due = tokio::time::Instant::now() + remaining;
-                    let moved = rekey_armed.is_none_or(|armed| {
-                        armed.max(due).duration_since(armed.min(due)) > REKEY_SLACK
-                    });
-                    if moved {
-                        rekey_timer.as_mut().reset(due);
-                        rekey_armed = Some(due);
-                    }
-                }
-            }
+            let rekey_timer = future_or_pending(self.rekey_time_remaining(), tokio::time::sleep);
+            pin!(rekey_timer);
 
             tokio::select! {
                 r = &mut reading => {
@@ -784,10 +768,9 @@ impl Session {
                     }
                     reading.set(start_reading(stream_read, buffer, opening_cipher));
                 }
-                () = &mut rekey_timer, if rekey_armed.is_some() => {
+                () = &mut rekey_timer => {
                     // The flush after the select sees the elapsed limit.
                     debug!("rekey time limit reached");
-                    rekey_armed = None;
                 }
                 () = &mut keepalive_timer => {
                     self.common.alive_timeouts = self.common.alive_timeouts.saturating_add(1);
@@ -833,7 +816,7 @@ impl Session {
             crate::flush_or_timeout(
                 &mut self.common.packet_writer,
                 &mut stream_write,
-                Pin::new(&mut inactivity_timer),
+                inactivity_timer.as_mut(),
             )
             .await?;
 
@@ -845,11 +828,21 @@ impl Session {
                 // data from it.
                 self.common.alive_timeouts = 0;
             }
-            if self.common.received_data || sent_keepalive {
-                keepalive_timer.touch();
+            if (self.common.received_data || sent_keepalive)
+                && let (futures::future::Either::Right(ref mut sleep), Some(d)) = (
+                    keepalive_timer.as_mut().as_pin_mut(),
+                    self.common.config.keepalive_interval,
+                )
+            {
+                sleep.as_mut().reset(tokio::time::Instant::now() + d);
             }
-            if !sent_keepalive {
-                inactivity_timer.touch();
+            if !sent_keepalive
+                && let (futures::future::Either::Right(ref mut sleep), Some(d)) = (
+                    inactivity_timer.as_mut().as_pin_mut(),
+                    self.common.config.inactivity_timeout,
+                )
+            {
+                sleep.as_mut().reset(tokio::time::Instant::now() + d);
             }
         }
         debug!("disconnected");
