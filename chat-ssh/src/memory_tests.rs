@@ -3,7 +3,7 @@
 
 /// Every connection allocates two blocks of 32 russh messages when it starts (its handle's
 /// bounded and priority channels), so each byte of `Msg` costs 64 bytes a session. Our russh
-/// patch 4 (vendor/PATCHES.md) brought it from 136 to this.
+/// patch 0002 (vendor/PATCHES.md) brought it from 136 bytes to under this.
 #[test]
 fn russh_messages_stay_small() {
     let size = std::mem::size_of::<russh::server::Msg>();
