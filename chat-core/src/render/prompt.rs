@@ -359,7 +359,22 @@ fn choose_window<'a>(
             hi = mid - 1;
         }
     }
-    (plan(start, lo), cursor - start)
+    let chosen = plan(start, lo);
+    if chosen.rows(width, cursor - start) <= max_rows {
+        return (chosen, cursor - start);
+    }
+    // A screen too small for the prompt (kept above when the window starts at the input's
+    // start) or for the `…` mark: the input alone from the cursor, which always fits one row.
+    let bare = |stop: usize| Plan {
+        prompt: None,
+        ellipsis: false,
+        glyphs: &all[cursor..stop],
+    };
+    let mut stop = under_cursor;
+    while stop < all.len() && bare(stop + 1).rows(width, 0) <= max_rows {
+        stop += 1;
+    }
+    (bare(stop), 0)
 }
 
 fn move_up(rows: usize, out: &mut Vec<u8>) {
