@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthChar;
 
-use super::text::StyledLine;
+use super::text::{StyledLine, grapheme_width};
 use super::{Style, encode_row};
 use crate::prefs::Theme;
 use crate::sanitize::{is_printable_ascii, sanitize};
@@ -150,8 +150,9 @@ struct Glyph<'i> {
     text: Cow<'i, str>,
 }
 
-/// The input's graphemes, sanitized; one holding a character too wide for the terminal at all
-/// is drawn as `?`. Redrawn on every keystroke, so printable ASCII (one byte, one cell each)
+/// The input's graphemes, sanitized; one wider than a whole row (a character too wide for the
+/// terminal, or a sequence like `👍🏽` on a 2-column one) is drawn as `?`, as
+/// [`wrap`](super::wrap) does. Redrawn on every keystroke, so printable ASCII (one byte, one cell each)
 /// is borrowed, not copied.
 fn glyphs(input: &str, max_width: usize) -> Vec<Glyph<'_>> {
     if is_printable_ascii(input) {
@@ -166,7 +167,7 @@ fn glyphs(input: &str, max_width: usize) -> Vec<Glyph<'_>> {
         .grapheme_indices(true)
         .map(|(offset, g)| {
             let clean = sanitize(g);
-            let text = if clean.chars().any(|c| char_width(c) > max_width) {
+            let text = if grapheme_width(&clean) > max_width {
                 Cow::Borrowed("?")
             } else if clean == g {
                 Cow::Borrowed(g)

@@ -208,13 +208,14 @@ proptest! {
 
 /// Found by fuzzing: with the cursor near the input's start, the window kept the whole prompt
 /// even on a screen too small for it ("[mallory] " on a 4×3 terminal), so drawing it scrolled
-/// the conversation away and erasing it cleared more than it had drawn.
+/// the conversation away and erasing it cleared more than it had drawn. And a grapheme wider
+/// than a row (`👍🏽` on 2 columns) took two rows of a one-row window.
 #[test]
 fn a_prompt_too_big_for_the_screen_never_scrolls_the_conversation_away() {
     for width in 1..=6 {
         for height in 2..=4 {
             for name in ["me", "mallory"] {
-                for input in ["", "ab", "abcdefghijklmnop", "日本語"] {
+                for input in ["", "ab", "abcdefghijklmnop", "日本語", "👍🏽x"] {
                     let boundaries = input.grapheme_indices(true).map(|(i, _)| i);
                     for cursor in boundaries.chain([input.len()]) {
                         let size = TermSize { width, height };
