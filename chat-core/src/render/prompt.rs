@@ -211,11 +211,14 @@ impl Plan<'_> {
             t.write(&glyph.text);
         }
         let pending_wrap = t.col >= t.width;
-        // With the cursor at the end, a pending wrap is resolved onto a new row (the cursor
-        // must be shown there); with the cursor inside the text, moving it resolves it.
-        let resolve_wrap = pending_wrap && at.is_none();
+        let cursor = at.unwrap_or_else(|| t.end());
+        // With the cursor past the last row the text reached (at the end, or before glyphs
+        // that draw nothing, such as a lone combining mark), a pending wrap is resolved onto a
+        // new row, where the cursor must be shown; with the cursor inside the text, moving it
+        // resolves it.
+        let resolve_wrap = pending_wrap && cursor.row > t.row;
         Layout {
-            cursor: at.unwrap_or_else(|| t.end()),
+            cursor,
             last_row: t.row + usize::from(resolve_wrap),
             resolve_wrap,
         }

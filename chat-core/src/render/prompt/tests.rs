@@ -244,3 +244,41 @@ fn a_prompt_too_big_for_the_screen_never_scrolls_the_conversation_away() {
         }
     }
 }
+
+/// Found by fuzzing: a combining mark with nothing drawn after it, right after a prompt that
+/// fills its row, put the cursor on a row below the last one counted, and computing how far to
+/// move back up underflowed (a panic in debug builds, `ESC [ 18446744073709551615 A` in
+/// release).
+#[test]
+fn a_combining_mark_after_a_full_row_keeps_the_cursor_on_a_drawn_row() {
+    let size = TermSize {
+        width: 4,
+        height: 5,
+    };
+    // "[x] " fills the row; so does "[] a", before a zero-width space.
+    for input in ["\u{301}", "\u{301}\u{301}", "a\u{200b}"] {
+        let cursor = if input.starts_with('a') { 1 } else { 0 };
+        let mut parser = term(5, 4);
+        parser.process(b"h\r\n");
+        let mut area = PromptArea::default();
+        let mut out = Vec::new();
+        let name = if input.starts_with('a') { "" } else { "x" };
+        area.draw(&prompt(name), input, cursor, size, Theme::Mono, &mut out);
+        area.draw(&prompt(name), input, cursor, size, Theme::Mono, &mut out);
+        let rows = screen_after(&mut parser, &out);
+        assert_eq!(rows[0], "h", "{input:?}: {rows:?}");
+        assert_eq!(
+            parser.screen().cursor_position(),
+            (2, 0),
+            "{input:?}: {rows:?}"
+        );
+        let mut erase = Vec::new();
+        area.erase(&mut erase);
+        let rows = screen_after(&mut parser, &erase);
+        assert_eq!(rows[0], "h", "{input:?}: erased too much");
+        assert!(
+            rows[1..].iter().all(|r| r.is_empty()),
+            "{input:?}: {rows:?}"
+        );
+    }
+}
