@@ -27,14 +27,21 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(error) => {
-            assert!(trimmed.starts_with('/') || trimmed.is_empty(), "{line:?}: {error}");
+            assert!(
+                trimmed.starts_with('/') || trimmed.is_empty(),
+                "{line:?}: {error}"
+            );
             assert!(!error.to_string().is_empty());
         }
     }
 
     let word = trimmed.split_whitespace().next().unwrap_or("");
     if let Some(duration) = parse_duration(word) {
-        assert_eq!(parse_duration(&format_duration(duration)), Some(duration), "{word:?}");
+        assert_eq!(
+            parse_duration(&format_duration(duration)),
+            Some(duration),
+            "{word:?}"
+        );
     }
     if word.starts_with('/') {
         let prefix = word.to_lowercase();

@@ -67,11 +67,19 @@ fn edit(config: EditorConfig, chunks: &[Vec<u8>]) -> (Vec<EditorEvent>, String, 
             return chat_core::command::complete(word);
         }
         let lower = word.to_lowercase();
-        ["alice", "Alan", "albert", "bob", "Ünal", "日本", "e\u{301}mile"]
-            .iter()
-            .filter(|name| name.to_lowercase().starts_with(&lower))
-            .map(|name| name.to_string())
-            .collect()
+        [
+            "alice",
+            "Alan",
+            "albert",
+            "bob",
+            "Ünal",
+            "日本",
+            "e\u{301}mile",
+        ]
+        .iter()
+        .filter(|name| name.to_lowercase().starts_with(&lower))
+        .map(|name| name.to_string())
+        .collect()
     };
     for chunk in chunks {
         events.extend(editor.feed(chunk, &mut completer));
@@ -83,7 +91,10 @@ fn edit(config: EditorConfig, chunks: &[Vec<u8>]) -> (Vec<EditorEvent>, String, 
     }
     for event in &events {
         if let EditorEvent::Submit(line) = event {
-            assert!(line.chars().count() <= config.max_chars, "submitted over the cap");
+            assert!(
+                line.chars().count() <= config.max_chars,
+                "submitted over the cap"
+            );
             assert!(!line.chars().any(is_dangerous), "submitted {line:?}");
         }
     }

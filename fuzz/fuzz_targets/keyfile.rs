@@ -39,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err((line, reason)) => {
-            assert!((1..=lines.len()).contains(&line), "line {line} of {}", lines.len());
+            assert!(
+                (1..=lines.len()).contains(&line),
+                "line {line} of {}",
+                lines.len()
+            );
             assert!(is_key_line(lines[line - 1]));
             assert!(parse_line(lines[line - 1].trim()).is_none(), "{reason}");
             assert!(!reason.is_empty());

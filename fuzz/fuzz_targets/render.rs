@@ -20,8 +20,8 @@ use chat_core::render::{
 };
 use chat_core::sanitize::{is_clean, sanitize};
 use chat_fuzz::{
-    Allowed, Segment, check_rows_fit, check_terminal_bytes, for_vt100, is_dangerous, lossy, screen_dump,
-    segments, terminal,
+    Allowed, Segment, check_rows_fit, check_terminal_bytes, for_vt100, is_dangerous, lossy,
+    screen_dump, segments, terminal,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use libfuzzer_sys::fuzz_target;
@@ -45,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
     let kind = header[0];
     let width = usize::from(u16::from_le_bytes([header[1], header[2]]));
     let prefs = Prefs {
-        theme: if header[3] & 1 == 0 { Theme::Colors } else { Theme::Mono },
+        theme: if header[3] & 1 == 0 {
+            Theme::Colors
+        } else {
+            Theme::Mono
+        },
         timestamp: match (header[3] >> 1) & 3 {
             0 => TimestampMode::Off,
             2 => TimestampMode::DateTime,
@@ -61,7 +65,10 @@ fuzz_target!(|data: &[u8]| {
 
     for text in &fields {
         let clean = sanitize(text);
-        assert!(!clean.chars().any(is_dangerous), "{text:?} sanitized to {clean:?}");
+        assert!(
+            !clean.chars().any(is_dangerous),
+            "{text:?} sanitized to {clean:?}"
+        );
         assert!(is_clean(&clean), "{clean:?}");
         assert_eq!(sanitize(&clean), clean, "not idempotent on {text:?}");
         if is_clean(text) {
@@ -72,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
 
     let me = field(0);
     let event = Event::new(at, event_kind(kind, &fields, number));
-    let view = View { me: &me, prefs: &prefs };
+    let view = View {
+        me: &me,
+        prefs: &prefs,
+    };
     let rendered = event_lines(&event, &view);
 
     let mut rows = Vec::new();
@@ -87,7 +97,10 @@ fuzz_target!(|data: &[u8]| {
     let mut plain = Vec::new();
     write_plain(&rendered.lines, &mut plain);
     check_terminal_bytes(&plain, Allowed::PLAIN).unwrap_or_else(|e| panic!("{event:?}: {e}"));
-    assert_eq!(plain.iter().filter(|&&b| b == b'\n').count(), rendered.lines.len());
+    assert_eq!(
+        plain.iter().filter(|&&b| b == b'\n').count(),
+        rendered.lines.len()
+    );
 
     let _ = mentions(&field(2), &me);
     let _ = format_time(at, &prefs);
@@ -100,8 +113,16 @@ fn event_kind(kind: u8, fields: &[String], number: u64) -> EventKind {
     let field = |i: usize| fields.get(i).cloned().unwrap_or_default();
     let (room, a, b) = (field(3), field(1), field(2));
     match kind % 13 {
-        0 => EventKind::Said { room, from: a, text: b },
-        1 => EventKind::Emote { room, from: a, text: b },
+        0 => EventKind::Said {
+            room,
+            from: a,
+            text: b,
+        },
+        1 => EventKind::Emote {
+            room,
+            from: a,
+            text: b,
+        },
         2 => EventKind::Joined {
             room,
             name: a,
@@ -112,7 +133,11 @@ fn event_kind(kind: u8, fields: &[String], number: u64) -> EventKind {
             name: a,
             after: TimeDelta::try_seconds(number as i64).unwrap_or(TimeDelta::MAX),
         },
-        4 => EventKind::Moved { room, name: a, to: b },
+        4 => EventKind::Moved {
+            room,
+            name: a,
+            to: b,
+        },
         5 => EventKind::Removed {
             room,
             name: a,
@@ -130,7 +155,11 @@ fn event_kind(kind: u8, fields: &[String], number: u64) -> EventKind {
             names: fields.iter().skip(1).cloned().collect(),
             count: number as usize,
         },
-        8 => EventKind::Renamed { room, old: a, new: b },
+        8 => EventKind::Renamed {
+            room,
+            old: a,
+            new: b,
+        },
         9 => EventKind::PrivateFrom { from: a, text: b },
         10 => EventKind::PrivateTo { to: a, text: b },
         11 => EventKind::Notice {

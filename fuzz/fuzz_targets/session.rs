@@ -21,7 +21,8 @@ use chat_core::{
     Flow, Hub, HubConfig, JoinRequest, MemberId, Request, Session, SessionKind, TermSize,
 };
 use chat_fuzz::{
-    Allowed, Segment, check_terminal_bytes, for_vt100, is_dangerous, lossy, screen_dump, segments, terminal,
+    Allowed, Segment, check_terminal_bytes, for_vt100, is_dangerous, lossy, screen_dump, segments,
+    terminal,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use libfuzzer_sys::fuzz_target;
@@ -44,7 +45,12 @@ struct Member {
 }
 
 impl Member {
-    fn join(hub: &mut Hub<Mailbox>, request: JoinRequest, kind: SessionKind, now: DateTime<Utc>) -> Self {
+    fn join(
+        hub: &mut Hub<Mailbox>,
+        request: JoinRequest,
+        kind: SessionKind,
+        now: DateTime<Utc>,
+    ) -> Self {
         let plain = kind == SessionKind::Plain;
         let mailbox = Mailbox::new(if plain { 32 } else { 16 });
         let id = hub.join(request, mailbox.clone(), now);
@@ -54,7 +60,11 @@ impl Member {
             id,
             session: Session::new(id, me, kind, max),
             mailbox,
-            allowed: if plain { Allowed::PLAIN } else { Allowed::TERMINAL },
+            allowed: if plain {
+                Allowed::PLAIN
+            } else {
+                Allowed::TERMINAL
+            },
         };
         let mut out = Vec::new();
         member.session.start(&mut out);
@@ -127,7 +137,10 @@ fuzz_target!(|data: &[u8]| {
     let mut header = [0u8; 4];
     let split = data.len().min(header.len());
     header[..split].copy_from_slice(&data[..split]);
-    let mut steps = segments(&data[split..]).into_iter().take(MAX_STEPS).peekable();
+    let mut steps = segments(&data[split..])
+        .into_iter()
+        .take(MAX_STEPS)
+        .peekable();
 
     let config = HubConfig {
         history_len: 20,

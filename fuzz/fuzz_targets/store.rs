@@ -61,13 +61,28 @@ impl Row {
                 &["room", "room_display", "sender", "body", "at_ms", "emote"],
                 v.iter().collect(),
             ),
-            Row::Claim(v) => ("claims", &["fingerprint", "name", "name_folded"], v.iter().collect()),
-            Row::Profile(v) => (
-                "profiles",
-                &["fingerprint", "theme", "timestamp", "offset_minutes", "quiet", "last_room"],
+            Row::Claim(v) => (
+                "claims",
+                &["fingerprint", "name", "name_folded"],
                 v.iter().collect(),
             ),
-            Row::Ignore(v) => ("ignores", &["fingerprint", "ignored", "name"], v.iter().collect()),
+            Row::Profile(v) => (
+                "profiles",
+                &[
+                    "fingerprint",
+                    "theme",
+                    "timestamp",
+                    "offset_minutes",
+                    "quiet",
+                    "last_room",
+                ],
+                v.iter().collect(),
+            ),
+            Row::Ignore(v) => (
+                "ignores",
+                &["fingerprint", "ignored", "name"],
+                v.iter().collect(),
+            ),
             Row::Offline(v) => (
                 "offline",
                 &["to_fingerprint", "sender", "body", "at_ms"],
@@ -122,7 +137,11 @@ fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() { shm.to_owned() } else { std::env::temp_dir() };
+        let base = if shm.is_dir() {
+            shm.to_owned()
+        } else {
+            std::env::temp_dir()
+        };
         let dir = base.join(format!("chat-fuzz-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("the scratch directory can be made");
         dir
@@ -208,7 +227,9 @@ fuzz_target!(|input: Input| {
         match store.profile(key) {
             Ok(profile) => {
                 let mailbox = Mailbox::new(1000);
-                let request = JoinRequest::named("reader").with_key(key).with_profile(profile);
+                let request = JoinRequest::named("reader")
+                    .with_key(key)
+                    .with_profile(profile);
                 let id = hub.join(request, mailbox.clone(), now);
                 let mut session = Session::new(
                     id,
@@ -243,7 +264,9 @@ fuzz_target!(|input: Input| {
     }
     let retention = Retention {
         lines_per_room: input.keep_lines.into(),
-        max_age: input.keep_secs.map(|s| std::time::Duration::from_secs(s.into())),
+        max_age: input
+            .keep_secs
+            .map(|s| std::time::Duration::from_secs(s.into())),
     };
     if let Err(e) = store.prune(retention, now) {
         check_error(&e, &path);

@@ -100,7 +100,10 @@ pub fn check_terminal_bytes(bytes: &[u8], allowed: Allowed) -> Result<(), String
             '\u{7}' if allowed.bell => {}
             '\u{1b}' => {
                 if chars.next().map(|(_, c)| c) != Some('[') {
-                    return Err(format!("ESC not starting a CSI at byte {at} in {}", context()));
+                    return Err(format!(
+                        "ESC not starting a CSI at byte {at} in {}",
+                        context()
+                    ));
                 }
                 let mut params = String::new();
                 let final_byte = loop {
@@ -142,7 +145,10 @@ pub fn check_rows_fit(bytes: &[u8], width: usize) -> Result<(), String> {
     let mut index = 0;
     while !rest.is_empty() {
         let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return Err(format!("row {index} does not end in \\r\\n: {:?}", lossy(rest)));
+            return Err(format!(
+                "row {index} does not end in \\r\\n: {:?}",
+                lossy(rest)
+            ));
         };
         let row = &rest[..end];
         terminal.process(b"\x1b[H\x1b[2J\x1b[0m");
@@ -163,8 +169,7 @@ pub fn check_rows_fit(bytes: &[u8], width: usize) -> Result<(), String> {
 /// A `vt100` terminal of this size (each at least 1, at most `u16::MAX`), without scrollback.
 pub fn terminal(rows: usize, cols: usize) -> vt100::Parser {
     let cells = |n: usize| {
-        std::num::NonZeroU16::new(u16::try_from(n).unwrap_or(u16::MAX).max(1))
-            .expect("at least 1")
+        std::num::NonZeroU16::new(u16::try_from(n).unwrap_or(u16::MAX).max(1)).expect("at least 1")
     };
     vt100::Parser::new(cells(rows), cells(cols), 0)
 }
