@@ -31,8 +31,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
-# cargo-fuzz has no --locked: check the lock file is current before it builds anything.
-cargo metadata --locked --format-version 1 >/dev/null
+# No --locked (cargo-fuzz has none): when chat-core, chat-store or chat-ssh gain a dependency,
+# cargo adds it to fuzz/Cargo.lock here rather than failing CI. Commit the updated lock file.
 
 build() {
   local features=()
