@@ -85,6 +85,12 @@ render_seeds = {
     "notice-lines": render(11, 16, 0, 0, T, 1, ["me", "", "line one\nline two\r\n\tthree"]),
     "missed": render(12, 5, 0, 0, T, 12345, ["me"]),
     "mention": render(0, 80, 2, 0, T, 0, ["Bob", "alice", "hey @bob, BOB-2 and bob!", "#lobby"]),
+    # What the fuzzer found in the prompt (see chat-core/src/render/prompt/tests.rs). The prompt
+    # is drawn at width % 200 + 1 columns, (number >> 16) % 40 + 1 rows, with the input (field
+    # 2) and the cursor at number % (its length + 1).
+    "prompt-1x1": render(0, 0, 0, 0, T, 0, ["mallory", "a", ""]),
+    "prompt-wide-grapheme": render(0, 1, 0, 0, T, 1 << 16, ["me", "a", "👍🏽x"]),
+    "prompt-combining-mark": render(0, 3, 0, 0, T, 4 << 16, ["x", "a", "\u0301"]),
 }
 for name, data in render_seeds.items():
     write("render", name, data)
