@@ -235,6 +235,11 @@ impl Directory for DynamoDirectory {
     }
 
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>, DirectoryError> {
+        // Stored names are clean (at most 24 characters): a longer one cannot be there, and
+        // DynamoDB would refuse its key.
+        if name.len() > MAX_FINGERPRINT_BYTES {
+            return Ok(None);
+        }
         let Some(item) = self.get(&name_pk(name)).await? else {
             return Ok(None);
         };

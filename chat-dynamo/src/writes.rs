@@ -12,7 +12,8 @@
 //!
 //! A failed guard (`rev`, counter) means someone else changed something first: the caller
 //! reads again and retries ([`DynamoDirectory::retrying`]). A failed claim is the answer:
-//! the name or key is taken.
+//! the name or key is taken. The SDK gives each transaction a `ClientRequestToken`, so its
+//! own retry of a transaction whose answer was lost does not fail on its own claims.
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -3,7 +3,7 @@
 //! it and sets `CHAT_TEST_DYNAMODB`). Under `CI=true` a missing server fails these tests;
 //! elsewhere they are skipped with a loud message.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -18,6 +18,12 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
+/// Says why a test is skipped on the terminal itself: the test harness captures
+/// `eprintln!` of passing tests, and a silent skip looks like a pass.
+fn loud(why: &str) {
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {why} ***\n");
+}
+
 /// Where dynalite listens, or `None` (after saying so loudly) when these tests cannot run.
 fn endpoint() -> Option<String> {
     match std::env::var("CHAT_TEST_DYNAMODB") {
@@ -27,9 +33,9 @@ fn endpoint() -> Option<String> {
              (.ci/run starts dynalite and sets it)"
         ),
         _ => {
-            eprintln!(
-                "\n*** SKIPPED: the DynamoDB tests need dynalite: \
-                 see chat-dynamo/README.md, then set CHAT_TEST_DYNAMODB=http://127.0.0.1:PORT ***\n"
+            loud(
+                "the DynamoDB tests need dynalite: see chat-dynamo/README.md, \
+                 then set CHAT_TEST_DYNAMODB=http://127.0.0.1:PORT",
             );
             None
         }
@@ -217,7 +223,7 @@ impl OwnServer {
                 !in_ci(),
                 "tools/dynalite is not installed (.ci/run runs npm ci there)"
             );
-            eprintln!("\n*** SKIPPED: run `npm ci` in tools/dynalite for this test ***\n");
+            loud("run `npm ci` in tools/dynalite for this test");
             return None;
         }
         let mut child = Command::new("node")
@@ -309,7 +315,7 @@ async fn the_standard_credential_chain_works_against_a_local_endpoint() {
     let Some(endpoint) = endpoint() else { return };
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
         assert!(!in_ci(), ".ci/run sets fake AWS credentials for dynalite");
-        eprintln!("\n*** SKIPPED: set fake AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ***\n");
+        loud("set fake AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for this test");
         return;
     }
     let directory = DynamoDirectory::connect(&url(&table_name(), &endpoint))
