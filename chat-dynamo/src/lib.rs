@@ -37,12 +37,25 @@ pub use config::{ConfigError, DirectoryUrl, Timeouts};
 pub const INDEX: &str = "by_account";
 
 /// How to connect, beyond the URL.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     pub timeouts: Timeouts,
     /// Fixed credentials instead of the AWS chain: for tests against a local server, so that
     /// nothing ever asks an instance-metadata service. `(access key id, secret)`.
     pub static_credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Options {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("timeouts", &self.timeouts)
+            .field(
+                "static_credentials",
+                &self.static_credentials.as_ref().map(|(id, _)| (id, "…")),
+            )
+            .finish()
+    }
 }
 
 /// Accounts in one DynamoDB table. Cloning shares the client (and its connections).
