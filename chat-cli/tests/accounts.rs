@@ -343,7 +343,10 @@ struct OwnDynalite {
 impl OwnDynalite {
     fn start() -> Option<Self> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/dynalite/server.js");
-        let installed = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/dynalite/node_modules");
+        let installed = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tools/dynalite/node_modules"
+        );
         if !Path::new(installed).exists() {
             assert_ne!(
                 std::env::var("CI").as_deref(),
@@ -401,10 +404,19 @@ fn with_dynamodb_stopped_known_keys_get_in_and_unknown_ones_are_told_to_try_agai
         ),
     };
     let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
-        .args(["directory", "create-table", "--directory", &backend.directory])
+        .args([
+            "directory",
+            "create-table",
+            "--directory",
+            &backend.directory,
+        ])
         .output()
         .expect("chat-cli runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = tempfile::tempdir().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let known = make_key(keys.path(), "known");
@@ -423,7 +435,10 @@ fn with_dynamodb_stopped_known_keys_get_in_and_unknown_ones_are_told_to_try_agai
     std::thread::sleep(Duration::from_secs(16));
     let started = Instant::now();
     let (out, err, status) = exec(&server, "erin", &known_id, "/who");
-    assert!(status.success(), "a key seen recently still gets in: {out}{err}");
+    assert!(
+        status.success(),
+        "a key seen recently still gets in: {out}{err}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "the login waited {:?}",
@@ -437,7 +452,11 @@ fn with_dynamodb_stopped_known_keys_get_in_and_unknown_ones_are_told_to_try_agai
     ok(accounts(
         &backend,
         dir.path(),
-        &["add", "frank", unknown.with_extension("pub").to_str().unwrap()],
+        &[
+            "add",
+            "frank",
+            unknown.with_extension("pub").to_str().unwrap(),
+        ],
     ));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -446,7 +465,10 @@ fn with_dynamodb_stopped_known_keys_get_in_and_unknown_ones_are_told_to_try_agai
             assert!(out.contains("connected"), "{out}");
             break;
         }
-        assert!(Instant::now() < deadline, "no recovery after the directory came back");
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after the directory came back"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 }
