@@ -324,6 +324,21 @@ impl PlainSession {
         }
     }
 
+    /// Waits, with stdin still open, for the server to end the session: whether the client
+    /// exited within `timeout`.
+    pub fn closed_by_server_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Ends the session (closes stdin) and collects the rest of its output.
     pub fn finish(mut self) -> Vec<String> {
         drop(self.child.stdin.take());
