@@ -351,6 +351,7 @@ fn away_back_and_whois() {
             visible: true,
             profile: None,
             ip: None,
+            reserved: None,
         },
         100,
     );
@@ -495,6 +496,7 @@ fn invisible_members_run_commands_unseen() {
             visible: false,
             profile: None,
             ip: None,
+            reserved: None,
         },
         100,
     );
