@@ -262,13 +262,9 @@ fn set_muted<O: Outbox, J: Journal>(
 ) -> Reply {
     if let Some(Target::Remote(target)) = hub.target(name) {
         let state = hub.remote_state(&target).cloned().expect("target found it");
-        if state.muted == mute {
-            return refuse(format!(
-                "{} is {} muted",
-                state.name,
-                if mute { "already" } else { "not" }
-            ));
-        }
+        // Not refused when the mirror says it is so already: the mirror may not yet show a
+        // mute made a moment ago (an unmute right after a mute would be lost). The member's
+        // own node decides, and does nothing if nothing changes.
         hub.publish(BusEvent::Act {
             target,
             act: RemoteAct::Mute {

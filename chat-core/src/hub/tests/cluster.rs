@@ -430,6 +430,30 @@ fn an_operator_kicks_mutes_and_renames_a_member_of_another_node() {
     );
 }
 
+/// Regression: an unmute sent before the operator's node saw the mute in the member's state
+/// was refused as "not muted" there, and the member stayed muted.
+#[test]
+fn an_unmute_right_after_a_mute_is_not_refused_by_a_stale_mirror() {
+    let mut c = Cluster::new(2);
+    let op = operator(&mut c, 0, "op");
+    let bob = c.join(1, "bob");
+    c.settle();
+    c.say(0, op, "/mute bob");
+    c.publish(0);
+    c.apply(1);
+    assert!(c.say(1, bob, "hi").failed, "muted on its own node");
+    // Node 0 has not yet applied bob's new state.
+    assert!(!c.say(0, op, "/unmute bob").failed);
+    c.settle();
+    assert!(!c.say(1, bob, "hi again").failed, "unmuted");
+    assert!(
+        c.notices(1, bob)
+            .iter()
+            .any(|n| n.contains("op unmuted you")),
+        "bob is told"
+    );
+}
+
 #[test]
 fn a_ban_reaches_every_node_and_covers_who_is_there() {
     let mut c = Cluster::new(3);
