@@ -11,6 +11,7 @@
 //! - accounts: the key directory behind a cache ([`directory`]), who may come in and what a
 //!   newcomer's key registers ([`accounts`]), which keys an account accepts ([`keys`]);
 //! - who may come in and who is an operator by file ([`access`], [`keyfile`]);
+//! - one-time sign-in links for the web front-end ([`signin`]);
 //! - the [`metrics`] an operator scrapes;
 //! - shutdown: one token that tells every session to say goodbye, one tracker to wait for
 //!   them, one switch to cut off the ones that do not go.
@@ -27,6 +28,7 @@ pub mod keys;
 mod lookups;
 pub mod metrics;
 pub mod persist;
+pub mod signin;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,6 +75,8 @@ pub struct Runtime {
     pub access: RwLock<AccessList>,
     /// The key directory, behind its cache.
     pub directory: DirectoryCache,
+    /// One-time sign-in links: issued over SSH (`ssh host web`), spent on the web.
+    pub signin: signin::SigninLinks,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server starts shutting down: sessions say goodbye.
     pub shutdown: CancellationToken,
@@ -151,6 +155,7 @@ impl Runtime {
         Ok(Arc::new(Self {
             metrics,
             directory,
+            signin: signin::SigninLinks::default(),
             account_records: Mutex::new(Some(account_records)),
             access: RwLock::new(access),
             hub: Arc::new(Mutex::new(hub)),
