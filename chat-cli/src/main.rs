@@ -9,6 +9,7 @@ mod keys;
 mod logging;
 mod metrics_http;
 mod serve;
+mod web;
 
 use std::process::ExitCode;
 

@@ -50,7 +50,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::challenge::Challenges;
 pub use crate::config::{PublicUrl, SshInfo, TlsFiles, WebConfig, WebLimits};
@@ -142,7 +142,7 @@ impl WebServer {
         let app = self.router();
         let limits = &self.state.limits;
         if let Ok(addr) = listener.local_addr() {
-            info!(%addr, url = %self.state.public_url.url, tls = self.tls.is_some(), "web front-end listening");
+            tracing::debug!(%addr, url = %self.state.public_url.url, tls = self.tls.is_some(), "web front-end serving");
         }
         server::serve(
             listener,

@@ -97,6 +97,26 @@ pub fn verify(
     keys::check_key(signer).map_err(ProofError::Key)
 }
 
+/// The proof step of a form: whether `signature` proves `key` (when both the challenge and
+/// the key passed their own checks), else why not, in words for the signature field. A
+/// private key pasted into the signature box is refused whatever else was wrong.
+pub fn check_form(
+    signature: &str,
+    challenge: &Result<Challenge, crate::challenge::ChallengeError>,
+    key: Option<&CheckedKey>,
+) -> Result<bool, String> {
+    if keys::looks_private(signature) {
+        return Err(ProofError::PrivateKey.to_string());
+    }
+    match (challenge, key) {
+        (Err(error), _) => Err(error.to_string()),
+        (Ok(challenge), Some(key)) => verify(signature, challenge, Some(&key.key))
+            .map(|_| true)
+            .map_err(|e| e.to_string()),
+        (Ok(_), None) => Ok(false),
+    }
+}
+
 /// The armor rebuilt from whatever survived copying: the text between the BEGIN and END
 /// lines with all whitespace removed, wrapped again as `ssh-keygen` wraps it.
 fn normalize(text: &str) -> Option<String> {

@@ -10,6 +10,7 @@
 mod exec;
 mod lookups;
 mod output;
+mod web;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -165,18 +165,11 @@ pub async fn add_key(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) 
         state
             .challenges
             .check(Purpose::AddKey, &account.id, form.get("challenge"), ctx.now);
-    let proved = match (&checked, &key) {
-        (Err(error), _) => {
-            errors.signature = Some(error.to_string());
-            None
-        }
-        (Ok(challenge), Some(key)) => {
-            proof::verify(form.get("signature"), challenge, Some(&key.key))
-                .map_err(|e| errors.signature = Some(e.to_string()))
-                .ok()
-        }
-        (Ok(_), None) => None,
-    };
+    let proved =
+        proof::check_form(form.get("signature"), &checked, key.as_ref()).unwrap_or_else(|error| {
+            errors.signature = Some(error);
+            false
+        });
     let fresh = |checked: Result<Challenge, _>| {
         checked
             .ok()
@@ -187,7 +180,7 @@ pub async fn add_key(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) 
                     .issue(Purpose::AddKey, &account.id, ctx.now)
             })
     };
-    let (Some(key), Some(label), Ok(challenge)) = (proved, label, &checked) else {
+    let (Some(key), Some(label), true, Ok(challenge)) = (key, label, proved, &checked) else {
         let shown = Shown {
             add: Some((&form, fresh(checked), errors)),
             ..Shown::default()

@@ -81,23 +81,13 @@ pub async fn submit(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) -
     let challenge = state
         .challenges
         .check(Purpose::Register, "", form.get("challenge"), ctx.now);
-    let proved = match (&challenge, &key) {
-        (Err(error), _) => {
-            errors.signature = Some(error.to_string());
-            None
-        }
-        (Ok(challenge), Some(key)) => {
-            match proof::verify(form.get("signature"), challenge, Some(&key.key)) {
-                Ok(proved) => Some(proved),
-                Err(error) => {
-                    errors.signature = Some(error.to_string());
-                    None
-                }
-            }
-        }
-        (Ok(_), None) => None,
-    };
-    let (Some(name), Some(key), Some(_), Ok(challenge)) = (name, proved, key, &challenge) else {
+    let proved = proof::check_form(form.get("signature"), &challenge, key.as_ref()).unwrap_or_else(
+        |error| {
+            errors.signature = Some(error);
+            false
+        },
+    );
+    let (Some(name), Some(key), true, Ok(challenge)) = (name, key, proved, &challenge) else {
         return again(
             &ctx,
             &state,
@@ -140,7 +130,15 @@ pub async fn submit(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) -
         Err(error) => {
             match &error {
                 DirectoryError::KeyTaken { .. } => {
-                    errors.public_key = Some(format!("{error}: sign in to manage it"));
+                    // They proved they hold the key, so they may know which account has it.
+                    let holder = ops::account_of_key(&state.runtime, &key.fingerprint)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map_or_else(String::new, |a| format!(" ({})", a.name));
+                    errors.public_key = Some(format!(
+                        "that key is already in an account{holder}: sign in to manage it"
+                    ));
                 }
                 DirectoryError::TooManyKeys { .. } => errors.public_key = Some(error.to_string()),
                 _ => errors.name = Some(error.to_string()),
