@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::Uri;
 use axum::response::Response;
 use chat_server::chat_store::directory::Account;
 use tracing::info;
@@ -121,18 +122,15 @@ fn start_session(
     see_other("/account", &[Ctx::session_cookie(state, &token)])
 }
 
-pub async fn confirm(
-    ctx: Ctx,
-    State(state): State<Arc<AppState>>,
-    Path(token): Path<String>,
-) -> Response {
-    let Some(grant) = state.runtime.signin.peek(&token, ctx.now) else {
+pub async fn confirm(ctx: Ctx, State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    let token = token_of(&uri);
+    let Some(grant) = state.runtime.signin.peek(token, ctx.now) else {
         return bad_link(&ctx, &state);
     };
     match ops::account(&state.runtime, &grant.account_id).await {
         Ok(Some(account)) => {
             let csrf = ctx.csrf(&state);
-            let markup = signin::confirm(ctx.frame(&state), &account.name, &token, &csrf);
+            let markup = signin::confirm(ctx.frame(&state), &account.name, token, &csrf);
             ctx.page(&state, StatusCode::OK, markup)
         }
         Ok(None) => bad_link(&ctx, &state),
@@ -143,7 +141,7 @@ pub async fn confirm(
 pub async fn redeem(
     ctx: Ctx,
     State(state): State<Arc<AppState>>,
-    Path(token): Path<String>,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
     if !ctx.csrf_ok(&state, &Form::parse(&body)) {
@@ -152,7 +150,7 @@ pub async fn redeem(
     if let Err(refused) = ctx.limit(&state, None) {
         return refused;
     }
-    let Some(grant) = state.runtime.signin.redeem(&token, ctx.now) else {
+    let Some(grant) = state.runtime.signin.redeem(token_of(&uri), ctx.now) else {
         return bad_link(&ctx, &state);
     };
     match ops::account(&state.runtime, &grant.account_id).await {
@@ -165,6 +163,12 @@ pub async fn redeem(
         Ok(None) => bad_link(&ctx, &state),
         Err(error) => unavailable(&ctx, &state, &error),
     }
+}
+
+/// The token in `/signin/TOKEN`, as sent: a token is plain hex, so anything encoded is no
+/// token (and gets the page for a bad link, not a bare 400).
+fn token_of(uri: &Uri) -> &str {
+    uri.path().strip_prefix("/signin/").unwrap_or_default()
 }
 
 fn bad_link(ctx: &Ctx, state: &AppState) -> Response {
