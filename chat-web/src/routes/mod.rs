@@ -53,6 +53,8 @@ pub fn pages() -> Router<Arc<AppState>> {
         .route("/signout", post(account::sign_out))
         .route("/static/style.css", get(assets::style))
         .route("/static/app.js", get(assets::script))
+        .route("/static/icon.svg", get(assets::icon))
+        .route("/favicon.ico", get(assets::icon))
 }
 
 /// The whole application: `pages`, any `extra` routes, a 404 page, and the security layers.
