@@ -3,6 +3,7 @@
 #   bash terraform/ci-check.sh
 #
 #   1. user-data template: rendered with sample values (sed), then bash -n and shellcheck
+#      (terraform/apply-check.sh renders it through a real terraform apply instead)
 #   2. deploy/chat.service: required directives present, systemd-analyze verify (where available)
 #   3. terraform fmt -check, init (offline, provider from the local mirror), validate, test
 #
@@ -64,28 +65,63 @@ skip() {
 
 # --- 1. user-data --------------------------------------------------------------------------
 
-# The template may interpolate only these three values (see its header), so that sed renders
-# it exactly as Terraform does; tests/deploy.tftest.hcl asserts that equality.
+# The template may interpolate values only in its header, one whole single-quoted assignment a
+# line (NAME='${placeholder}'), so that sed renders it exactly as Terraform does;
+# tests/deploy.tftest.hcl asserts that equality. Two renderings: every feature on (a cluster
+# node with DynamoDB, a domain, Redis and the shared host key) and every optional value empty
+# (the default single server), so that both sides of each `if` are linted with real values.
+SAMPLE_ALL=(
+  repo_url=https://github.com/example/ssh-chat-rs.git
+  git_ref=v0.1.0
+  data_volume_id=vol-0123456789abcdef0
+  region=eu-central-1
+  'directory=dynamodb://ssh-chat-directory?region=eu-central-1'
+  public_url=https://chat.example.org
+  web_domain=chat.example.org
+  cluster_url=redis://ssh-chat-bus.abc123.ng.0001.euc1.cache.amazonaws.com:6379
+  node_name=ssh-chat-0
+  host_key_parameter=/ssh-chat/host_ed25519_key
+  host_key_writer=yes
+)
+SAMPLE_NONE=(
+  repo_url=https://github.com/example/ssh-chat-rs.git
+  git_ref=main
+  data_volume_id=vol-0123456789abcdef0
+  region=us-east-1
+  directory= public_url= web_domain= cluster_url= node_name= host_key_parameter= host_key_writer=
+)
+
+# render_with OUT NAME=VALUE...: the template with each ${NAME} replaced by VALUE.
+render_with() {
+  local out=$1 kv script=()
+  shift
+  for kv in "$@"; do
+    script+=(-e "s|\\\${${kv%%=*}}|${kv#*=}|")
+  done
+  sed "${script[@]}" "$TEMPLATE" >"$out"
+  # shellcheck disable=SC2016
+  if grep -n '\${' "$out"; then
+    echo "unrendered placeholders left in $out"
+    return 1
+  fi
+  head -n 1 "$out" | grep -qx '#!/bin/bash'
+  grep -qx 'set -euo pipefail' "$out"
+}
+
 render_user_data() {
-  local stray
-  stray=$(grep -nE '[$%]\{' "$TEMPLATE" | grep -vE "^[0-9]+:(REPO_URL|GIT_REF|DATA_VOLUME_ID)='\\$\\{(repo_url|git_ref|data_volume_id)\\}'( .*)?$" || true)
+  local stray placeholders
+  stray=$(grep -nE '[$%]\{' "$TEMPLATE" | grep -vE "^[0-9]+:[A-Z_]+='\\$\\{[a-z_]+\\}'( .*)?$" || true)
   if [ -n "$stray" ]; then
-    echo "template syntax outside the three header assignments (write \$VAR, not the braced form):"
+    echo "template syntax outside the header assignments (write \$VAR, not the braced form):"
     echo "$stray"
     return 1
   fi
-  # shellcheck disable=SC2016 # the dollar-brace placeholders are literal text here
-  sed -e 's|\${repo_url}|https://github.com/example/ssh-chat-rs.git|' \
-    -e 's|\${git_ref}|v0.1.0|' \
-    -e 's|\${data_volume_id}|vol-0123456789abcdef0|' \
-    "$TEMPLATE" >"$WORK/user-data.sh"
-  # shellcheck disable=SC2016
-  if grep -n '\${' "$WORK/user-data.sh"; then
-    echo "unrendered placeholders left"
-    return 1
-  fi
-  head -n 1 "$WORK/user-data.sh" | grep -qx '#!/bin/bash'
-  grep -qx 'set -euo pipefail' "$WORK/user-data.sh"
+  # Every placeholder of the template has a sample value, and no sample names a missing one.
+  placeholders=$(grep -oE "^[A-Z_]+='\\$\\{[a-z_]+\\}'" "$TEMPLATE" | sed -E 's/.*\{([a-z_]+)\}.*/\1/' | sort)
+  diff <(echo "$placeholders") <(printf '%s\n' "${SAMPLE_ALL[@]%%=*}" | sort)
+  diff <(echo "$placeholders") <(printf '%s\n' "${SAMPLE_NONE[@]%%=*}" | sort)
+  render_with "$WORK/user-data.sh" "${SAMPLE_ALL[@]}"
+  render_with "$WORK/user-data-default.sh" "${SAMPLE_NONE[@]}"
 }
 
 ensure_shellcheck() {
@@ -101,11 +137,11 @@ ensure_shellcheck() {
 }
 
 step "render user-data template with sample values" render_user_data
-if [ -f "$WORK/user-data.sh" ]; then
-  step "bash -n user-data" bash -n "$WORK/user-data.sh"
+if [ -f "$WORK/user-data-default.sh" ]; then
+  step "bash -n user-data (all features, default)" bash -n "$WORK/user-data.sh" "$WORK/user-data-default.sh"
   if ensure_shellcheck; then
-    step "shellcheck user-data" shellcheck --shell=bash "$WORK/user-data.sh"
-    step "shellcheck ci-check.sh" shellcheck "$HERE/ci-check.sh"
+    step "shellcheck user-data (all features, default)" shellcheck --shell=bash "$WORK/user-data.sh" "$WORK/user-data-default.sh"
+    step "shellcheck the scripts here" shellcheck "$HERE"/*.sh
   elif [ "$CI" = true ]; then
     banner "shellcheck is not installed and could not be installed (apt-get install shellcheck)."
     failed=$((failed + 1))
@@ -200,14 +236,14 @@ tf_test() {
 }
 
 if command -v terraform >/dev/null 2>&1; then
-  terraform version | head -n 1
+  terraform version | sed -n 1p # not head: under pipefail, terraform could die of SIGPIPE
   step "terraform fmt -check -recursive" tf_fmt
   step "terraform init -backend=false (offline with $PLUGIN_DIR)" tf_init
   step "terraform validate" tf_validate
   step "terraform test (mocked AWS provider)" tf_test
 else
   skip "terraform is NOT installed: fmt, init, validate and test were NOT run" \
-    "Install Terraform >= 1.7 to run them. The shell and unit checks above still ran."
+    "Install Terraform >= 1.11 to run them. The shell and unit checks above still ran."
 fi
 
 printf '\nci-check: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"

@@ -149,3 +149,87 @@ variable "data_volume_size" {
     error_message = "data_volume_size must be a whole number of GiB between 1 and 1024."
   }
 }
+
+variable "key_store" {
+  description = "Where accounts and their keys live: \"embedded\" (the server's own SQLite database on the data volume, nothing else to create) or \"dynamodb\" (a DynamoDB table, on-demand, that this configuration creates, with an instance role allowed only the item actions the server uses on it)."
+  type        = string
+  default     = "embedded"
+
+  validation {
+    condition     = contains(["embedded", "dynamodb"], var.key_store)
+    error_message = "key_store must be \"embedded\" or \"dynamodb\"."
+  }
+}
+
+variable "dynamodb_deletion_protection" {
+  description = "Deletion protection on the DynamoDB key directory (key_store = \"dynamodb\"). On by default: terraform destroy then fails on the table until you set this to false and apply, so accounts are never deleted by accident."
+  type        = bool
+  default     = true
+}
+
+variable "domain_name" {
+  description = "DNS name of the web front-end, e.g. chat.example.org. Set: Caddy serves https://DOMAIN with a certificate it obtains by itself (Let's Encrypt), proxying to the chat server's web front-end on 127.0.0.1:8080, and ports 80 and 443 are opened to web_cidrs. Empty (the default): no web port is opened. Create the DNS record that the dns_records output names."
+  type        = string
+  default     = ""
+
+  validation {
+    # Pasted into the user-data inside single quotes, and into the Caddyfile: hostname characters only.
+    condition     = var.domain_name == "" || (can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$", var.domain_name)) && length(var.domain_name) <= 253)
+    error_message = "domain_name must be empty or a lowercase DNS name such as \"chat.example.org\" (no scheme, port, path or trailing dot)."
+  }
+}
+
+variable "web_cidrs" {
+  description = "CIDR blocks (IPv4 or IPv6) allowed to reach ports 80 and 443 when domain_name is set. Let's Encrypt validates from the whole internet, so narrowing this breaks certificate issuance and renewal."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = length(var.web_cidrs) > 0
+    error_message = "web_cidrs must list at least one CIDR block."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.web_cidrs : can(cidrhost(c, 0)) && can(cidrsubnet(c, 0, 0)) && try(cidrsubnet(c, 0, 0) == c, false)])
+    error_message = "Every entry of web_cidrs must be a CIDR block in canonical form, e.g. \"0.0.0.0/0\" or \"::/0\"."
+  }
+}
+
+variable "node_count" {
+  description = "How many chat servers. 1 (the default): one instance with an Elastic IP. More: that many instances behind a network load balancer, spread over the region's zones, sharing one chat through ElastiCache for Redis (--cluster) and one SSH host key (SSM Parameter Store); needs key_store = \"dynamodb\"."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.node_count >= 1 && var.node_count <= 20 && floor(var.node_count) == var.node_count
+    error_message = "node_count must be a whole number from 1 to 20."
+  }
+
+  validation {
+    # Durable state must not live on one node: accounts and keys go to the shared DynamoDB table.
+    condition     = var.node_count == 1 || var.key_store == "dynamodb"
+    error_message = "node_count above 1 needs key_store = \"dynamodb\": with the embedded store every node would have its own accounts, and they would be lost with the node."
+  }
+}
+
+variable "redis_node_type" {
+  description = "ElastiCache node type of the cluster bus (node_count > 1)."
+  type        = string
+  default     = "cache.t4g.micro"
+
+  validation {
+    condition     = can(regex("^cache\\.[a-z0-9]+\\.[a-z0-9]+$", var.redis_node_type))
+    error_message = "redis_node_type must be an ElastiCache node type such as \"cache.t4g.micro\"."
+  }
+}
+
+variable "redis_replicas" {
+  description = "Read replicas of the cluster bus (node_count > 1), each in another zone. 1 (the default) gives automatic failover if the primary fails; 0 halves the cost and makes Redis a single point of failure."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.redis_replicas >= 0 && var.redis_replicas <= 5 && floor(var.redis_replicas) == var.redis_replicas
+    error_message = "redis_replicas must be a whole number from 0 to 5."
+  }
+}

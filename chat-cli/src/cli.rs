@@ -29,6 +29,9 @@ pub enum Command {
     Accounts(crate::accounts::AccountsArgs),
     /// Set up or move the directory itself.
     Directory(crate::directory_cli::DirectoryArgs),
+    /// The reading side of `bench --floor` (started by it): connect, read and discard.
+    #[command(hide = true)]
+    FloorReader { addr: SocketAddr, connections: u32 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -71,6 +71,8 @@ async fn open_dynamo(url: &str) -> Result<Arc<dyn Directory>, String> {
     let directory = chat_dynamo::DynamoDirectory::connect(url)
         .await
         .map_err(|e| e.to_string())?;
+    // Fail at start-up, with what to do, rather than at the first login.
+    directory.check().await.map_err(|e| e.to_string())?;
     Ok(Arc::new(directory))
 }
 

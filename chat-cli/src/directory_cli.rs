@@ -66,8 +66,12 @@ async fn create_table(directory: &DirectorySpec) -> CliResult {
     let DirectorySpec::Dynamo(url) = directory else {
         return Err("the SQLite directory makes its own tables; nothing to create".into());
     };
-    let table = chat_dynamo::DynamoDirectory::create_table(url).await?;
-    println!("created the table {table}; the server can use --directory {url}");
+    let directory = chat_dynamo::DynamoDirectory::connect(url).await?;
+    directory.create_table().await?;
+    println!(
+        "created the table {}; the server can use --directory {url}",
+        directory.table()
+    );
     Ok(())
 }
 

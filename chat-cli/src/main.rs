@@ -31,6 +31,9 @@ fn main() -> ExitCode {
             logging::init(cli::LogFormat::Text, 0);
             directory_cli::run(args)
         }
+        Command::FloorReader { addr, connections } => {
+            bench::floor::read_and_discard(addr, connections).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

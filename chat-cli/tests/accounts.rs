@@ -18,12 +18,47 @@ struct Backend {
     directory: String,
 }
 
-/// The directories every test runs against.
+/// The directories every test runs against: SQLite always, and DynamoDB on the server whose
+/// endpoint `CHAT_TEST_DYNAMODB` gives (`.ci/run` starts dynalite; under `CI=true` it must be
+/// there). Each DynamoDB backend gets a fresh table.
 fn backends() -> Vec<Backend> {
-    vec![Backend {
+    let mut backends = vec![Backend {
         name: "sqlite",
         directory: "sqlite".to_owned(),
-    }]
+    }];
+    match std::env::var("CHAT_TEST_DYNAMODB") {
+        Ok(endpoint) => {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let table = format!(
+                "accounts-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let directory = format!("dynamodb://{table}?region=us-east-1&endpoint={endpoint}");
+            let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
+                .args(["directory", "create-table", "--directory", &directory])
+                .output()
+                .expect("chat-cli runs");
+            assert!(
+                out.status.success(),
+                "cannot create the test table: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            backends.push(Backend {
+                name: "dynamodb",
+                directory,
+            });
+        }
+        Err(_) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CHAT_TEST_DYNAMODB is not set: .ci/run starts dynalite for these tests")
+        }
+        Err(_) => eprintln!(
+            "CHAT_TEST_DYNAMODB is not set: testing accounts on SQLite only (start dynalite, see \
+             chat-dynamo/README.md, to test DynamoDB too)"
+        ),
+    }
+    backends
 }
 
 /// Runs `chat-cli accounts ARGS` on the server's data directory.
@@ -297,4 +332,143 @@ fn chat_cli_accounts_says_what_is_wrong() {
     }
     assert!(ok(accounts(backend, dir.path(), &["list"])).contains("no accounts"));
     drop(server);
+}
+
+/// A dynalite of the test's own (so stopping it disturbs no other test), on a free port.
+struct OwnDynalite {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl OwnDynalite {
+    fn start() -> Option<Self> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/dynalite/server.js");
+        let installed = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tools/dynalite/node_modules"
+        );
+        if !Path::new(installed).exists() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "tools/dynalite is not installed (.ci/run runs npm ci there)"
+            );
+            eprintln!("tools/dynalite is not installed: skipping the DynamoDB outage test");
+            return None;
+        }
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(["--port", "0", "--createTableMs", "0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("dynalite says where it listens");
+        let endpoint = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("a listening line")
+            .to_owned();
+        Some(Self { child, endpoint })
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnDynalite {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_dynamodb_stopped_known_keys_get_in_and_unknown_ones_are_told_to_try_again() {
+    let Some(dynalite) = OwnDynalite::start() else {
+        return;
+    };
+    let backend = Backend {
+        name: "dynamodb (own)",
+        directory: format!(
+            "dynamodb://outage?region=us-east-1&endpoint={}",
+            dynalite.endpoint
+        ),
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
+        .args([
+            "directory",
+            "create-table",
+            "--directory",
+            &backend.directory,
+        ])
+        .output()
+        .expect("chat-cli runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let known = make_key(keys.path(), "known");
+    let unknown = make_key(keys.path(), "unknown");
+    let server = serve(&backend, dir.path(), &["--join", "registered"]);
+    ok(accounts(
+        &backend,
+        dir.path(),
+        &["add", "erin", known.with_extension("pub").to_str().unwrap()],
+    ));
+    let known_id = Identity::Key(known.clone());
+    assert!(exec(&server, "erin", &known_id, "/who").2.success());
+
+    dynalite.signal("-STOP");
+    // Past the cache's lifetime, so the server asks the stopped directory again.
+    std::thread::sleep(Duration::from_secs(16));
+    let started = Instant::now();
+    let (out, err, status) = exec(&server, "erin", &known_id, "/who");
+    assert!(
+        status.success(),
+        "a key seen recently still gets in: {out}{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the login waited {:?}",
+        started.elapsed()
+    );
+    let (_, err, status) = exec(&server, "x", &Identity::Key(unknown.clone()), "/who");
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("key store is unavailable"), "{err}");
+
+    dynalite.signal("-CONT");
+    ok(accounts(
+        &backend,
+        dir.path(),
+        &[
+            "add",
+            "frank",
+            unknown.with_extension("pub").to_str().unwrap(),
+        ],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (out, _, status) = exec(&server, "x", &Identity::Key(unknown.clone()), "/who");
+        if status.success() {
+            assert!(out.contains("connected"), "{out}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after the directory came back"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -49,6 +49,8 @@ impl Default for RuntimeConfig {
                 // A crowd arriving at once (a restart, a reconnect) is announced in a few
                 // lines, not one per arrival to everyone.
                 presence_window: chrono::TimeDelta::milliseconds(150),
+                // Past 1,500 members, longer: a room of 10,000 hears of arrivals once a second.
+                presence_window_per_member: chrono::TimeDelta::microseconds(100),
                 ..HubConfig::default()
             },
             store: None,

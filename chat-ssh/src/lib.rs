@@ -29,6 +29,8 @@ mod handler;
 pub mod host_key;
 mod kill;
 pub mod limits;
+#[cfg(test)]
+mod memory_tests;
 mod server;
 
 pub use chat_server;

@@ -90,34 +90,34 @@ run "admin_cidrs_open_22_to_them_only" {
 
 run "instance_is_hardened" {
   assert {
-    condition     = aws_instance.chat.metadata_options[0].http_tokens == "required"
+    condition     = aws_instance.chat[0].metadata_options[0].http_tokens == "required"
     error_message = "IMDSv2 must be required."
   }
   assert {
-    condition     = aws_instance.chat.root_block_device[0].encrypted == true
+    condition     = aws_instance.chat[0].root_block_device[0].encrypted == true
     error_message = "The root volume must be encrypted."
   }
   assert {
-    condition     = aws_ebs_volume.data.encrypted == true
+    condition     = aws_ebs_volume.data[0].encrypted == true
     error_message = "The data volume must be encrypted."
   }
   assert {
-    condition     = aws_instance.chat.instance_type == "t3.medium"
+    condition     = aws_instance.chat[0].instance_type == "t3.medium"
     error_message = "The default instance type must be t3.medium (enough memory to build russh)."
   }
   assert {
-    condition = aws_instance.chat.ami == "ami-0123456789abcdef0" && data.aws_ami.ubuntu.owners == tolist(["099720109477"]) && anytrue([
+    condition = aws_instance.chat[0].ami == "ami-0123456789abcdef0" && data.aws_ami.ubuntu.owners == tolist(["099720109477"]) && anytrue([
       for f in data.aws_ami.ubuntu.filter : f.name == "name" && contains(f.values, "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*")
     ])
     error_message = "The instance must use the Canonical Ubuntu image found by the data source."
   }
   assert {
-    condition     = aws_instance.chat.vpc_security_group_ids == toset([aws_security_group.chat.id])
+    condition     = aws_instance.chat[0].vpc_security_group_ids == toset([aws_security_group.chat.id])
     error_message = "The instance must use the chat security group only."
   }
   assert {
     condition = alltrue([
-      for t in [aws_instance.chat.tags, aws_security_group.chat.tags, aws_ebs_volume.data.tags, aws_eip.chat.tags, aws_key_pair.admin.tags, aws_instance.chat.root_block_device[0].tags] :
+      for t in [aws_instance.chat[0].tags, aws_security_group.chat.tags, aws_ebs_volume.data[0].tags, aws_eip.chat[0].tags, aws_key_pair.admin.tags, aws_instance.chat[0].root_block_device[0].tags] :
       t["Owner"] == "ops@example.com"
     ])
     error_message = "Every resource must carry the Owner tag."
@@ -126,18 +126,18 @@ run "instance_is_hardened" {
 
 run "data_volume_sits_with_the_instance" {
   assert {
-    condition     = aws_instance.chat.availability_zone == "us-east-1a" && aws_ebs_volume.data.availability_zone == "us-east-1a"
+    condition     = aws_instance.chat[0].availability_zone == "us-east-1a" && aws_ebs_volume.data[0].availability_zone == "us-east-1a"
     error_message = "Instance and data volume must share the first regular zone offering the type."
   }
   assert {
-    condition     = aws_volume_attachment.data.instance_id == aws_instance.chat.id && aws_volume_attachment.data.volume_id == aws_ebs_volume.data.id && aws_volume_attachment.data.stop_instance_before_detaching == true
+    condition     = aws_volume_attachment.data[0].instance_id == aws_instance.chat[0].id && aws_volume_attachment.data[0].volume_id == aws_ebs_volume.data[0].id && aws_volume_attachment.data[0].stop_instance_before_detaching == true
     error_message = "The data volume must be attached to the instance, stopping it cleanly before a detach."
   }
 }
 
 run "user_data_builds_installs_and_starts_the_service" {
   assert {
-    condition     = aws_instance.chat.user_data_replace_on_change == true
+    condition     = aws_instance.chat[0].user_data_replace_on_change == true
     error_message = "A new user-data (e.g. a new git_ref) must replace the instance."
   }
   assert {
@@ -155,17 +155,39 @@ run "user_data_builds_installs_and_starts_the_service" {
       "\"$SRC_DIR/deploy/chat.service\" \"$UNIT\"",
       "systemctl daemon-reload",
       "systemctl enable --now chat",
-    ] : strcontains(aws_instance.chat.user_data, s)])
+    ] : strcontains(aws_instance.chat[0].user_data, s)])
     error_message = "The user-data must install the build deps, build chat-cli, install the unit from the repo and start it."
   }
   assert {
-    # ci-check.sh renders the template with sed (plain text substitution of these three
+    # ci-check.sh renders the template with sed (plain text substitution of the header's
     # placeholders) to run bash -n and shellcheck; this proves that is what Terraform renders.
-    condition = aws_instance.chat.user_data == replace(replace(replace(file("user-data.sh.tftpl"),
+    condition = aws_instance.chat[0].user_data == replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+      file("user-data.sh.tftpl"),
       "$${repo_url}", "https://github.com/example/ssh-chat-rs.git"),
       "$${git_ref}", "v0.1.0"),
-    "$${data_volume_id}", "vol-0123456789abcdef0")
-    error_message = "The template must render by plain substitution of its three placeholders (no other template syntax)."
+      "$${data_volume_id}", "vol-0123456789abcdef0"),
+      "$${region}", "us-east-1"),
+      "$${directory}", ""),
+      "$${public_url}", ""),
+      "$${web_domain}", ""),
+      "$${cluster_url}", ""),
+      "$${node_name}", ""),
+      "$${host_key_parameter}", ""),
+    "$${host_key_writer}", "")
+    error_message = "The template must render by plain substitution of its header placeholders (no other template syntax)."
+  }
+  assert {
+    # EC2 refuses user-data over 16 KiB.
+    condition     = length(aws_instance.chat[0].user_data) < 16384
+    error_message = "The rendered user-data must stay under EC2's 16 KiB limit."
+  }
+  assert {
+    condition     = !can(regex("(?m)^(DIRECTORY|PUBLIC_URL|WEB_DOMAIN|CLUSTER_URL|NODE_NAME|HOST_KEY_PARAMETER|HOST_KEY_WRITER)='[^']", aws_instance.chat[0].user_data))
+    error_message = "The default single server must start with every optional setting empty (embedded store, no domain, no cluster)."
+  }
+  assert {
+    condition     = length(aws_iam_instance_profile.chat) == 0 && length(aws_iam_role.chat) == 0 && length(aws_dynamodb_table.directory) == 0
+    error_message = "The embedded store needs no instance role and no table."
   }
 }
 
@@ -175,7 +197,7 @@ run "a_new_git_ref_changes_the_user_data" {
   }
 
   assert {
-    condition     = strcontains(aws_instance.chat.user_data, "GIT_REF='0123456789abcdef0123456789abcdef01234567'")
+    condition     = strcontains(aws_instance.chat[0].user_data, "GIT_REF='0123456789abcdef0123456789abcdef01234567'")
     error_message = "The git_ref must reach the user-data, so that changing it redeploys."
   }
 }
@@ -200,7 +222,7 @@ run "explicit_availability_zone_is_used" {
   }
 
   assert {
-    condition     = aws_ebs_volume.data.availability_zone == "eu-central-1b" && aws_instance.chat.availability_zone == "eu-central-1b"
+    condition     = aws_ebs_volume.data[0].availability_zone == "eu-central-1b" && aws_instance.chat[0].availability_zone == "eu-central-1b"
     error_message = "An explicit availability_zone must be used for instance and volume."
   }
 }

@@ -23,6 +23,7 @@
 //! is printed and [`progress`] the progress line.
 
 mod client;
+pub mod floor;
 mod inbox;
 mod proc;
 mod progress;
@@ -40,12 +41,33 @@ use std::time::Duration;
 use clap::Args;
 use thiserror::Error;
 
+use report::Report;
+
 /// Flags of `chat-cli bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// The server to load, as HOST:PORT. The bench connects to nothing else.
-    #[arg(long, env = "CHAT_BENCH_ADDR", value_name = "HOST:PORT")]
-    pub addr: String,
+    /// The server to load, as HOST:PORT. The bench connects to nothing else. Without it,
+    /// `--floor` measures the floor alone.
+    #[arg(
+        long,
+        env = "CHAT_BENCH_ADDR",
+        value_name = "HOST:PORT",
+        required_unless_present = "floor"
+    )]
+    pub addr: Option<String>,
+
+    /// Also measure the floor (see `floor`): sealing and writing one SSH packet per delivery
+    /// over as many loopback connections as --users, at the run's line rate and the payload
+    /// size the run measured, right after the run; the report gives the server's CPU per
+    /// delivery as a ratio to it. Without --addr, measures only the floor.
+    #[arg(long, env = "CHAT_BENCH_FLOOR")]
+    pub floor: bool,
+
+    /// Bytes of channel data per delivery for a floor measured alone (with --addr, the run's
+    /// own average is used).
+    #[arg(long, env = "CHAT_BENCH_FLOOR_PAYLOAD", default_value_t = 100, value_name = "BYTES",
+          value_parser = clap::value_parser!(u32).range(1..=32_768))]
+    pub floor_payload: u32,
 
     /// Sessions that log in and listen; the first SENDERS of them also talk.
     #[arg(long, env = "CHAT_BENCH_USERS", default_value_t = 10, value_name = "N",
@@ -143,6 +165,8 @@ pub enum BenchError {
     Runtime(std::io::Error),
     #[error("cannot write the report: {0}")]
     Output(std::io::Error),
+    #[error("cannot measure the floor: {0}")]
+    Floor(std::io::Error),
 }
 
 /// Runs the bench and prints its report.
@@ -154,13 +178,31 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         .into());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(BenchError::Runtime)?;
-    let report = runtime.block_on(run::run(&args))?;
-    // Sessions still closing must not hold the exit up.
-    runtime.shutdown_timeout(Duration::from_secs(1));
+    let mut report = match &args.addr {
+        Some(addr) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(BenchError::Runtime)?;
+            let report = runtime.block_on(run::run(&args, addr))?;
+            // Sessions still closing must not hold the exit up.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            report
+        }
+        None => Report::floor_only(&args),
+    };
+    if args.floor {
+        let payload = report
+            .bytes_per_delivery
+            .map_or(args.floor_payload as usize, |b| b.round().max(1.0) as usize);
+        let spec = floor::FloorSpec {
+            connections: args.users.max(2),
+            lines_per_second: f64::from(args.senders.max(1)) * args.rate,
+            duration: args.duration,
+            payload,
+        };
+        report.set_floor(floor::run(spec).map_err(BenchError::Floor)?);
+    }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         report::write_json(&report, &mut stdout)
@@ -284,6 +326,8 @@ mod tests {
         assert_eq!(args.users, 10);
         assert_eq!(args.pty_width, 250);
         assert!(parse(&[]).is_err());
+        // The floor alone needs no server.
+        assert!(parse(&["--floor"]).unwrap().addr.is_none());
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::BenchArgs;
+use super::floor::FloorReport;
 use super::stats::Summary;
 
 /// Everything a run measured. Durations in `*_us` fields are microseconds.
@@ -29,6 +31,9 @@ pub struct Report {
     /// Each line, at every normal session but its sender.
     pub deliveries_expected: u64,
     pub deliveries_seen: u64,
+    /// Bytes of channel data received in the measured window per delivery seen: what one
+    /// delivery costs on the wire, before SSH framing (the floor uses the same).
+    pub bytes_per_delivery: Option<f64>,
     /// Lines seen again by the same session (a redraw); not counted as deliveries.
     pub duplicates: u64,
     /// Tokens of this run that named no sender or line of it.
@@ -49,10 +54,64 @@ pub struct Report {
     pub server: Option<ServerUse>,
     /// CPU time the bench itself used (it shares the machine with a local server).
     pub client_cpu_s: Option<f64>,
+    /// ...of which until the server went quiet after set-up: what the bench spent on the same
+    /// handshakes (and join announcements) as the server's `setup_cpu_us`.
+    pub client_setup_cpu_s: Option<f64>,
+    /// With `--floor`: the floor, measured right after the run with its parameters.
+    pub floor: Option<FloorReport>,
+    /// The server's CPU per delivery ÷ the floor's.
+    pub ratio_to_floor: Option<f64>,
+}
+
+impl Report {
+    /// The report of a run that measured only the floor.
+    pub fn floor_only(args: &BenchArgs) -> Self {
+        Self {
+            target: String::new(),
+            run_tag: String::new(),
+            users: args.users,
+            senders: args.senders,
+            slow_readers: 0,
+            rate: args.rate,
+            duration_s: args.duration,
+            warmup_s: 0.0,
+            connect_concurrency: 0,
+            interrupted: false,
+            setup: Setup::default(),
+            lines_sent: 0,
+            deliveries_expected: 0,
+            deliveries_seen: 0,
+            bytes_per_delivery: None,
+            duplicates: 0,
+            invalid_tokens: 0,
+            delivery_latency: Summary::default(),
+            send_lag: Summary::default(),
+            sessions_lost: 0,
+            slow_readers_lost: 0,
+            errors: 0,
+            error_kinds: BTreeMap::new(),
+            server: None,
+            client_cpu_s: None,
+            client_setup_cpu_s: None,
+            floor: None,
+            ratio_to_floor: None,
+        }
+    }
+
+    /// Adds the floor, and the server's ratio to it where both are known.
+    pub fn set_floor(&mut self, floor: FloorReport) {
+        self.ratio_to_floor = self
+            .server
+            .as_ref()
+            .and_then(|s| s.cpu_us_per_delivery)
+            .zip(floor.cpu_us_per_delivery)
+            .map(|(server, floor)| server / floor);
+        self.floor = Some(floor);
+    }
 }
 
 /// Setting the sessions up.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Setup {
     pub attempted: u32,
     pub ok: u32,
@@ -93,6 +152,9 @@ pub fn write_json(report: &Report, out: &mut impl Write) -> io::Result<()> {
 }
 
 pub fn write_human(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    if r.target.is_empty() {
+        return write_floor(r, out);
+    }
     let interrupted = if r.interrupted {
         " (interrupted: partial figures)"
     } else {
@@ -160,9 +222,19 @@ pub fn write_human(r: &Report, out: &mut impl Write) -> io::Result<()> {
         )?;
         writeln!(out)?;
         if let Some(cpu) = server.setup_cpu_us_per_session {
+            let ratio = r
+                .client_setup_cpu_s
+                .filter(|c| *c > 0.0)
+                .map_or(String::new(), |c| {
+                    format!(
+                        "; the bench {:.0} µs: ratio {:.2}×",
+                        c * 1e6 / f64::from(s.ok.max(1)),
+                        server.setup_cpu_us as f64 / (c * 1e6)
+                    )
+                });
             writeln!(
                 out,
-                "  server      {cpu:.0} µs CPU per session set up ({:.2} s in all)",
+                "  server      {cpu:.0} µs CPU per session set up ({:.2} s in all){ratio}",
                 server.setup_cpu_us as f64 / 1e6
             )?;
         }
@@ -179,6 +251,7 @@ pub fn write_human(r: &Report, out: &mut impl Write) -> io::Result<()> {
     if let Some(cpu) = r.client_cpu_s {
         writeln!(out, "  bench       {cpu:.2} s CPU")?;
     }
+    write_floor(r, out)?;
     if r.errors == 0 {
         writeln!(out, "  errors      none")?;
     } else {
@@ -186,6 +259,38 @@ pub fn write_human(r: &Report, out: &mut impl Write) -> io::Result<()> {
         for (kind, count) in &r.error_kinds {
             writeln!(out, "    {count:>6} × {kind}")?;
         }
+    }
+    Ok(())
+}
+
+/// The floor, and the server beside it as a ratio.
+fn write_floor(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    let Some(floor) = &r.floor else {
+        return Ok(());
+    };
+    let per = |cpu: Option<f64>| cpu.map_or("-".to_owned(), |c| format!("{c:.2} µs"));
+    writeln!(
+        out,
+        "  floor       {} CPU per delivery ({:.0}% in the kernel): {} connections, {} lines/s, {} B payload ({} B packets), {} deliveries in {:.1} s",
+        per(floor.cpu_us_per_delivery),
+        floor.cpu_system_us as f64 * 100.0 / floor.cpu_us.max(1) as f64,
+        floor.connections,
+        floor.lines_per_second,
+        floor.payload_bytes,
+        floor.packet_bytes,
+        floor.deliveries,
+        floor.window_s
+    )?;
+    if let Some(server) = &r.server {
+        let ratio = r
+            .ratio_to_floor
+            .map_or("-".to_owned(), |x| format!("{x:.2}×"));
+        writeln!(
+            out,
+            "  vs floor    floor {}  server {}  ratio {ratio}",
+            per(floor.cpu_us_per_delivery),
+            per(server.cpu_us_per_delivery)
+        )?;
     }
     Ok(())
 }

@@ -33,8 +33,8 @@ fn note(errors: &mut Errors, what: impl Into<String>) {
     *errors.entry(what.into()).or_default() += 1;
 }
 
-pub(super) async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
-    let addr = resolve(&args.addr, args.timeout()).await?;
+pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, BenchError> {
+    let addr = resolve(addr_text, args.timeout()).await?;
     if let Some(ip) = args
         .bind_ips
         .iter()
@@ -43,7 +43,7 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     {
         return Err(BenchError::BindFamily {
             ip: *ip,
-            addr: args.addr.clone(),
+            addr: addr_text.to_owned(),
         });
     }
     let mut errors = Errors::new();
@@ -95,6 +95,7 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let connected = connect_all(args, &shared, &stop, &mut progress, &mut errors).await;
     let quiet_at = settle(args, &shared, &stop, &mut progress).await;
     let server_after_setup = read_server(&mut errors);
+    let client_after_setup = proc::sample("self").ok();
     let sent = send_all(args, &shared, &connected.sessions, &stop, &mut progress).await;
     for error in &sent.errors {
         note(&mut errors, error.clone());
@@ -102,6 +103,9 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let receivers = connected.sessions.iter().filter(|s| !s.spec.slow).count() as u64;
     let expected = sent.lines * receivers.saturating_sub(1);
     drain(args, &shared, expected, &stop, &mut progress).await;
+    let window_bytes = sent
+        .bytes_at_start
+        .map(|at| shared.bytes.load(Ordering::Relaxed).saturating_sub(at));
     let server_after = read_server(&mut errors);
     let window_end = Instant::now();
     let seen = collect(&connected.sessions, &mut errors);
@@ -145,7 +149,11 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let client_cpu_s = client_before
         .zip(proc::sample("self").ok())
         .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64());
+    let client_setup_cpu_s = client_before
+        .zip(client_after_setup)
+        .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64());
     let failed = args.users + args.slow_readers - ok;
+    let deliveries_seen = latencies.len() as u64;
     Ok(Report {
         target: addr.to_string(),
         run_tag: String::from_utf8_lossy(&shared.tag).into_owned(),
@@ -169,7 +177,10 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         },
         lines_sent: sent.lines,
         deliveries_expected: expected,
-        deliveries_seen: latencies.len() as u64,
+        deliveries_seen,
+        bytes_per_delivery: window_bytes
+            .filter(|_| deliveries_seen > 0)
+            .map(|b| b as f64 / deliveries_seen as f64),
         duplicates: seen.duplicates,
         invalid_tokens: seen.invalid,
         delivery_latency: Summary::of(&mut latencies),
@@ -180,6 +191,9 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         error_kinds: errors,
         server,
         client_cpu_s,
+        client_setup_cpu_s,
+        floor: None,
+        ratio_to_floor: None,
     })
 }
 

@@ -24,6 +24,8 @@ pub(super) struct Sent {
     pub errors: Vec<String>,
     /// When the measured window began, and the server's reading then.
     pub cpu_start: Option<(Instant, proc::Sample)>,
+    /// Bytes all sessions had received when the measured window began.
+    pub bytes_at_start: Option<u64>,
 }
 
 /// Has the first `--senders` normal sessions send their lines, spread evenly in time: sender
@@ -71,6 +73,9 @@ pub(super) async fn send_all(
                 Some(Err(error)) => sent.errors.push(format!("send task: {error}")),
             },
             _ = tick.tick() => {}
+        }
+        if sent.bytes_at_start.is_none() && Instant::now() >= measure_from {
+            sent.bytes_at_start = Some(shared.bytes.load(Ordering::Relaxed));
         }
         if sent.cpu_start.is_none()
             && Instant::now() >= measure_from

@@ -81,11 +81,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
 
     /// Whether an announcement in room `key` may go out at once.
     fn is_calm(&self, key: &str, now: DateTime<Utc>) -> bool {
-        let window = self.config.presence_window;
-        if window <= TimeDelta::zero() {
+        if self.config.presence_window <= TimeDelta::zero() {
             return true;
         }
         self.rooms.get(key).is_none_or(|room| {
+            let window = self.presence_window_for(room.members.len());
             let p = &room.presence;
             p.joins.is_empty()
                 && p.leaves.is_empty()
@@ -99,14 +99,14 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         if self.presence_due.is_empty() {
             return;
         }
-        let window = self.config.presence_window;
         let due: Vec<String> = self
             .presence_due
             .iter()
             .filter(|key| {
-                self.rooms
-                    .get(*key)
-                    .is_none_or(|room| room.presence.last.is_none_or(|last| now - last >= window))
+                self.rooms.get(*key).is_none_or(|room| {
+                    let window = self.presence_window_for(room.members.len());
+                    room.presence.last.is_none_or(|last| now - last >= window)
+                })
             })
             .cloned()
             .collect();
@@ -114,6 +114,13 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             self.presence_due.remove(&key);
             self.flush_presence(&key, now);
         }
+    }
+
+    /// How long announcements wait in a room of `members`.
+    fn presence_window_for(&self, members: usize) -> TimeDelta {
+        let per_member = self.config.presence_window_per_member;
+        let extra = i32::try_from(members).map_or(TimeDelta::MAX, |n| per_member * n);
+        self.config.presence_window.max(extra)
     }
 
     fn flush_presence(&mut self, key: &str, now: DateTime<Utc>) {

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthChar;
 
-use super::text::StyledLine;
+use super::text::{StyledLine, grapheme_width};
 use super::{Style, encode_row};
 use crate::prefs::Theme;
 use crate::sanitize::{is_printable_ascii, sanitize};
@@ -150,8 +150,9 @@ struct Glyph<'i> {
     text: Cow<'i, str>,
 }
 
-/// The input's graphemes, sanitized; one holding a character too wide for the terminal at all
-/// is drawn as `?`. Redrawn on every keystroke, so printable ASCII (one byte, one cell each)
+/// The input's graphemes, sanitized; one wider than a whole row (a character too wide for the
+/// terminal, or a sequence like `👍🏽` on a 2-column one) is drawn as `?`, as
+/// [`wrap`](super::wrap) does. Redrawn on every keystroke, so printable ASCII (one byte, one cell each)
 /// is borrowed, not copied.
 fn glyphs(input: &str, max_width: usize) -> Vec<Glyph<'_>> {
     if is_printable_ascii(input) {
@@ -166,7 +167,7 @@ fn glyphs(input: &str, max_width: usize) -> Vec<Glyph<'_>> {
         .grapheme_indices(true)
         .map(|(offset, g)| {
             let clean = sanitize(g);
-            let text = if clean.chars().any(|c| char_width(c) > max_width) {
+            let text = if grapheme_width(&clean) > max_width {
                 Cow::Borrowed("?")
             } else if clean == g {
                 Cow::Borrowed(g)
@@ -210,11 +211,14 @@ impl Plan<'_> {
             t.write(&glyph.text);
         }
         let pending_wrap = t.col >= t.width;
-        // With the cursor at the end, a pending wrap is resolved onto a new row (the cursor
-        // must be shown there); with the cursor inside the text, moving it resolves it.
-        let resolve_wrap = pending_wrap && at.is_none();
+        let cursor = at.unwrap_or_else(|| t.end());
+        // With the cursor past the last row the text reached (at the end, or before glyphs
+        // that draw nothing, such as a lone combining mark), a pending wrap is resolved onto a
+        // new row, where the cursor must be shown; with the cursor inside the text, moving it
+        // resolves it.
+        let resolve_wrap = pending_wrap && cursor.row > t.row;
         Layout {
-            cursor: at.unwrap_or_else(|| t.end()),
+            cursor,
             last_row: t.row + usize::from(resolve_wrap),
             resolve_wrap,
         }
@@ -359,7 +363,22 @@ fn choose_window<'a>(
             hi = mid - 1;
         }
     }
-    (plan(start, lo), cursor - start)
+    let chosen = plan(start, lo);
+    if chosen.rows(width, cursor - start) <= max_rows {
+        return (chosen, cursor - start);
+    }
+    // A screen too small for the prompt (kept above when the window starts at the input's
+    // start) or for the `…` mark: the input alone from the cursor, which always fits one row.
+    let bare = |stop: usize| Plan {
+        prompt: None,
+        ellipsis: false,
+        glyphs: &all[cursor..stop],
+    };
+    let mut stop = under_cursor;
+    while stop < all.len() && bare(stop + 1).rows(width, 0) <= max_rows {
+        stop += 1;
+    }
+    (bare(stop), 0)
 }
 
 fn move_up(rows: usize, out: &mut Vec<u8>) {

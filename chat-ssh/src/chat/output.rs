@@ -8,11 +8,15 @@
 //! stall timeout cut off a client that was reading all along. So the chat task queues bytes
 //! here and carries on; it stops taking more input and events only while the backlog is above
 //! a bound, which keeps memory per connection bounded.
+//!
+//! Most clients read, and then russh takes the bytes at once: the writer task and its queue are
+//! started only the first time something has to wait (or for stderr and the goodbye), which
+//! saves an idle session a task and a channel (about 4 KiB).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
@@ -38,18 +42,25 @@ enum Chunk {
 
 /// The chat task's end of the writer.
 pub(crate) struct Output {
-    /// For handing bytes straight to russh when nothing is queued (see `send`).
-    handle: Handle,
-    channel: ChannelId,
-    chunks: mpsc::UnboundedSender<Chunk>,
+    /// Where the writer writes; also for handing bytes straight to russh when nothing is
+    /// queued (see `send`).
+    target: Target,
+    /// The writer task and its queue, once started.
+    writer: OnceLock<Queue>,
     backlog: Arc<AtomicUsize>,
     drained: Arc<Notify>,
     /// Fires when the writer has stopped: the connection is gone or was cut off.
     done: CancellationToken,
+}
+
+/// A started writer.
+struct Queue {
+    chunks: mpsc::UnboundedSender<Chunk>,
     task: JoinHandle<()>,
 }
 
 /// Where the writer writes, and how it gives up.
+#[derive(Clone)]
 pub(crate) struct Target {
     pub handle: Handle,
     pub channel: ChannelId,
@@ -62,32 +73,34 @@ pub(crate) struct Target {
 }
 
 impl Output {
+    /// The writer for `target`; its task starts when first needed.
     pub(crate) fn spawn(target: Target) -> Self {
-        let (handle, channel) = (target.handle.clone(), target.channel);
-        let (chunks, receiver) = mpsc::unbounded_channel();
-        let backlog = Arc::new(AtomicUsize::new(0));
-        let drained = Arc::new(Notify::new());
-        let done = CancellationToken::new();
-        let writer = Writer {
-            target,
-            chunks: receiver,
-            backlog: Arc::clone(&backlog),
-            drained: Arc::clone(&drained),
-        };
-        let stopped = done.clone();
-        let task = tokio::spawn(async move {
-            writer.run().await;
-            stopped.cancel();
-        });
         Self {
-            handle,
-            channel,
-            chunks,
-            backlog,
-            drained,
-            done,
-            task,
+            target,
+            writer: OnceLock::new(),
+            backlog: Arc::new(AtomicUsize::new(0)),
+            drained: Arc::new(Notify::new()),
+            done: CancellationToken::new(),
         }
+    }
+
+    /// The writer's queue, starting its task if this is the first time.
+    fn queue(&self) -> &Queue {
+        self.writer.get_or_init(|| {
+            let (chunks, receiver) = mpsc::unbounded_channel();
+            let writer = Writer {
+                target: self.target.clone(),
+                chunks: receiver,
+                backlog: Arc::clone(&self.backlog),
+                drained: Arc::clone(&self.drained),
+            };
+            let stopped = self.done.clone();
+            let task = tokio::spawn(async move {
+                writer.run().await;
+                stopped.cancel();
+            });
+            Queue { chunks, task }
+        })
     }
 
     /// Queues `out` (leaving it empty) for the client.
@@ -100,7 +113,7 @@ impl Output {
             return;
         }
         self.backlog.fetch_add(bytes.len(), Ordering::AcqRel);
-        let _ = self.chunks.send(Chunk::Stdout(bytes));
+        let _ = self.queue().chunks.send(Chunk::Stdout(bytes));
     }
 
     /// Hands `bytes` to russh at once if it can take them without waiting, saving the writer
@@ -110,8 +123,9 @@ impl Output {
     /// bytes go to the writer.
     fn try_send_now(&self, bytes: &[u8]) -> bool {
         let send = self
+            .target
             .handle
-            .data(self.channel, bytes::Bytes::copy_from_slice(bytes));
+            .data(self.target.channel, bytes::Bytes::copy_from_slice(bytes));
         let mut send = std::pin::pin!(send);
         let mut context = Context::from_waker(Waker::noop());
         // Ready: sent, or the connection is gone (which the chat task learns from its input).
@@ -121,7 +135,7 @@ impl Output {
     /// Queues bytes for the client's standard error.
     pub(crate) fn send_stderr(&self, bytes: Vec<u8>) {
         if !bytes.is_empty() {
-            let _ = self.chunks.send(Chunk::Stderr(bytes));
+            let _ = self.queue().chunks.send(Chunk::Stderr(bytes));
         }
     }
 
@@ -143,8 +157,11 @@ impl Output {
     /// Ends the channel the way a shell does (exit status, EOF, close) after what is queued,
     /// waiting at most `within` for it to go out.
     pub(crate) async fn finish(self, status: u32, within: Duration) {
-        let _ = self.chunks.send(Chunk::Finish(status));
-        let _ = tokio::time::timeout(within, self.task).await;
+        let _ = self.queue().chunks.send(Chunk::Finish(status));
+        let Some(Queue { task, .. }) = self.writer.into_inner() else {
+            return; // cannot happen: `queue` has just started it
+        };
+        let _ = tokio::time::timeout(within, task).await;
     }
 }
 

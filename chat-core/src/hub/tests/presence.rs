@@ -127,3 +127,30 @@ fn quiet_members_see_no_batched_lines_either() {
     h.hub.tick(h.now);
     assert!(presence(&h.events(alice)).is_empty());
 }
+
+#[test]
+fn a_big_room_waits_longer_between_announcements() {
+    let mut h = Harness::with_config(HubConfig {
+        presence_window: TimeDelta::milliseconds(250),
+        presence_window_per_member: TimeDelta::milliseconds(10),
+        ..HubConfig::default()
+    });
+    let alice = h.join("alice");
+    // 60 members: a window of 600 ms rather than 250.
+    for i in 0..59 {
+        h.join(&format!("guest{i}"));
+    }
+    h.now += TimeDelta::milliseconds(700);
+    h.hub.tick(h.now);
+    h.clear();
+    h.join("late");
+    h.now += TimeDelta::milliseconds(300);
+    h.hub.tick(h.now);
+    assert!(
+        presence(&h.events(alice)).is_empty(),
+        "a 250 ms window would have announced it by now"
+    );
+    h.now += TimeDelta::milliseconds(400);
+    h.hub.tick(h.now);
+    assert_eq!(presence(&h.events(alice)).len(), 1);
+}

@@ -205,3 +205,80 @@ proptest! {
         }
     }
 }
+
+/// Found by fuzzing: with the cursor near the input's start, the window kept the whole prompt
+/// even on a screen too small for it ("[mallory] " on a 4×3 terminal), so drawing it scrolled
+/// the conversation away and erasing it cleared more than it had drawn. And a grapheme wider
+/// than a row (`👍🏽` on 2 columns) took two rows of a one-row window.
+#[test]
+fn a_prompt_too_big_for_the_screen_never_scrolls_the_conversation_away() {
+    for width in 1..=6 {
+        for height in 2..=4 {
+            for name in ["me", "mallory"] {
+                for input in ["", "ab", "abcdefghijklmnop", "日本語", "👍🏽x"] {
+                    let boundaries = input.grapheme_indices(true).map(|(i, _)| i);
+                    for cursor in boundaries.chain([input.len()]) {
+                        let size = TermSize { width, height };
+                        let mut parser = term(height as u16, width as u16);
+                        parser.process(b"h\r\n");
+                        let mut area = PromptArea::default();
+                        let mut out = Vec::new();
+                        area.draw(&prompt(name), input, cursor, size, Theme::Mono, &mut out);
+                        area.draw(&prompt(name), input, cursor, size, Theme::Mono, &mut out);
+                        let case = format!("{name:?} {input:?} at {cursor} on {width}x{height}");
+                        let rows = screen_after(&mut parser, &out);
+                        assert_eq!(rows[0], "h", "{case}: {rows:?}");
+                        if input.is_ascii() && cursor < input.len() {
+                            let (row, col) = parser.screen().cursor_position();
+                            let cell = parser.screen().cell(row, col).unwrap().contents();
+                            assert_eq!(cell, &input[cursor..=cursor], "{case}: {rows:?}");
+                        }
+                        let mut erase = Vec::new();
+                        area.erase(&mut erase);
+                        let rows = screen_after(&mut parser, &erase);
+                        assert_eq!(rows[0], "h", "{case}: erased too much");
+                        assert!(rows[1..].iter().all(|r| r.is_empty()), "{case}: {rows:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Found by fuzzing: a combining mark with nothing drawn after it, right after a prompt that
+/// fills its row, put the cursor on a row below the last one counted, and computing how far to
+/// move back up underflowed (a panic in debug builds, `ESC [ 18446744073709551615 A` in
+/// release).
+#[test]
+fn a_combining_mark_after_a_full_row_keeps_the_cursor_on_a_drawn_row() {
+    let size = TermSize {
+        width: 4,
+        height: 5,
+    };
+    // "[x] " fills the row; so does "[] a", before a zero-width space.
+    for input in ["\u{301}", "\u{301}\u{301}", "a\u{200b}"] {
+        let cursor = if input.starts_with('a') { 1 } else { 0 };
+        let mut parser = term(5, 4);
+        parser.process(b"h\r\n");
+        let mut area = PromptArea::default();
+        let mut out = Vec::new();
+        let name = if input.starts_with('a') { "" } else { "x" };
+        area.draw(&prompt(name), input, cursor, size, Theme::Mono, &mut out);
+        area.draw(&prompt(name), input, cursor, size, Theme::Mono, &mut out);
+        let rows = screen_after(&mut parser, &out);
+        assert_eq!(rows[0], "h", "{input:?}: {rows:?}");
+        assert_eq!(
+            parser.screen().cursor_position(),
+            (2, 0),
+            "{input:?}: {rows:?}"
+        );
+        let mut erase = Vec::new();
+        area.erase(&mut erase);
+        let rows = screen_after(&mut parser, &erase);
+        assert_eq!(rows[0], "h", "{input:?}: erased too much");
+        assert!(
+            rows[1..].iter().all(|r| r.is_empty()),
+            "{input:?}: {rows:?}"
+        );
+    }
+}
