@@ -9,7 +9,7 @@
 //!
 //! Like `chat-ssh`, this is a front-end of the shared [`Runtime`]: accounts go to the same
 //! directory (which enforces uniqueness), the hub learns of changes at once, and every change
-//! is audit-logged. The two front-ends meet only in the runtime: `ssh host web` issues a
+//! is audit-logged. The two front-ends meet only in the runtime: `ssh host /web` issues a
 //! one-time link there ([`chat_server::signin`]) that this crate redeems.
 //!
 //! Security, in one place each: cookies and sessions in [`session`], CSRF in

@@ -5,7 +5,7 @@
 //! Sessions are kept by the SHA-256 of their token, so the table never holds a usable
 //! token and a lookup's timing says nothing about one. Each session carries its own random
 //! CSRF token for the forms of signed-in pages. They are in memory: a restart signs everyone
-//! out, which costs a user one `ssh host web`.
+//! out, which costs a user one `ssh host /web`.
 
 use std::collections::HashMap;
 

@@ -5,7 +5,7 @@
 //! | `GET /` | what this server is, how to connect and verify it, who is here |
 //! | `GET, POST /register` | pick a name, paste a key, prove it with a signature |
 //! | `GET, POST /signin` | how to sign in; a signed challenge signs in |
-//! | `GET, POST /signin/TOKEN` | a one-time link from `ssh host web`: confirm, then signed in |
+//! | `GET, POST /signin/TOKEN` | a one-time link from `ssh host /web`: confirm, then signed in |
 //! | `GET /account` | your keys; the forms below change them |
 //! | `POST /account/keys`, `/account/keys/remove`, `/account/keys/label` | add, remove, label a key |
 //! | `POST /account/delete`, `POST /signout` | delete the account; sign out |

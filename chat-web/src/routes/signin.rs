@@ -1,5 +1,5 @@
 //! `GET, POST /signin` (a signed challenge) and `GET, POST /signin/TOKEN` (a one-time link
-//! from `ssh host web`).
+//! from `ssh host /web`).
 //!
 //! A link is spent only by the POST of its confirmation page: a GET changes nothing, so a
 //! chat client's link preview or a mail scanner cannot use it up, and a link sent by

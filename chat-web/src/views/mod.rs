@@ -115,8 +115,8 @@ pub fn proof_fields(challenge: &Challenge, signature: &str, error: Option<&str>)
         (copyable(&sign_command(challenge), "Command that signs the challenge"))
         p.hint id="signature-hint" {
             "Change " code { "~/.ssh/id_ed25519" } " if your key is another file (the private one, without " code { ".pub" } "). "
-            "Then paste everything it prints, from " code { "-----BEGIN SSH SIGNATURE-----" } " to "
-            code { "-----END SSH SIGNATURE-----" } ". The challenge is valid until "
+            "Then paste everything it prints, from " code.nowrap { "-----BEGIN SSH SIGNATURE-----" } " to "
+            code.nowrap { "-----END SSH SIGNATURE-----" } ". The challenge is valid until "
             (challenge.expires_at.format("%H:%M UTC")) "."
         }
         label for="signature" { "Signature" }

@@ -25,7 +25,7 @@ pub fn form(frame: Frame<'_>, form: &SigninForm<'_>) -> Markup {
         section aria-labelledby="link" {
             h2 #link { "The quick way: a link from the chat server" }
             p { "In your terminal, type:" }
-            (copyable(&format!("{} web", form.ssh.command()), "Command that prints a sign-in link"))
+            (copyable(&format!("{} /web", form.ssh.command()), "Command that prints a sign-in link"))
             p { "It prints a link that signs this browser in. It works once, for 5 minutes." }
         }
         section aria-labelledby="sign" {
@@ -45,7 +45,7 @@ pub fn form(frame: Frame<'_>, form: &SigninForm<'_>) -> Markup {
 pub fn confirm(frame: Frame<'_>, name: &str, token: &str, csrf: &str) -> Markup {
     let body = html! {
         h1 { "Sign in as " (name) "?" }
-        p { "This link came from " code { "ssh … web" } ". Sign in only if you asked for it yourself." }
+        p { "This link came from " code { "ssh … /web" } ". Sign in only if you asked for it yourself." }
         form method="post" action={ "/signin/" (token) } {
             (csrf_field(csrf))
             button type="submit" { "Sign in as " (name) }
@@ -60,7 +60,7 @@ pub fn bad_link(frame: Frame<'_>, ssh: &SshInfo) -> Markup {
         h1 { "This sign-in link does not work" }
         p { "Sign-in links work once, for 5 minutes. This one has expired, was used already, or was not copied whole." }
         p { "Get a new one: type this in your terminal, and open the link it prints." }
-        (copyable(&format!("{} web", ssh.command()), "Command that prints a sign-in link"))
+        (copyable(&format!("{} /web", ssh.command()), "Command that prints a sign-in link"))
         p { a href="/signin" { "Other ways to sign in" } }
     };
     layout(frame, "Sign-in link", body)
