@@ -19,7 +19,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server.
-    Serve(ServeArgs),
+    // Boxed: its flags are most of the enum's size.
+    Serve(Box<ServeArgs>),
     /// Load-test an SSH chat server: many sessions, timed lines, delivery latency.
     Bench(crate::bench::BenchArgs),
     /// Work with SSH keys.

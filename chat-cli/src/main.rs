@@ -20,7 +20,7 @@ use cli::{Cli, Command, KeysCommand};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Keys(KeysCommand::Fingerprint { file }) => keys::print_fingerprints(&file),
         Command::Accounts(args) => {

@@ -125,13 +125,15 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     if !peer.is_loopback() {
         return peer;
     }
+    // Only the very last entry: anything before it is what the client sent, so an entry
+    // the proxy wrote badly must not let an earlier, client-written one count instead.
     headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
-        .last()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
         .unwrap_or(peer)
 }
 
@@ -180,6 +182,10 @@ impl Ctx {
     /// Takes a token from this client's address and, if given, from `account`'s bucket
     /// (`acct:ID`, or `key:FINGERPRINT` while registering); refuses with a 429 page if
     /// either is empty.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error is the page the handler returns at once; boxing it buys nothing"
+    )]
     pub fn limit(&self, state: &AppState, account: Option<&str>) -> Result<(), Response> {
         let by_ip = state.per_ip.take(&self.ip.to_string(), self.now);
         let by_account = match (by_ip, account) {
@@ -255,5 +261,22 @@ mod tests {
         );
         assert_eq!(client_ip(remote, &headers), remote);
         assert_eq!(client_ip(local, &HeaderMap::new()), local);
+    }
+
+    #[test]
+    fn a_bad_last_forwarded_entry_does_not_let_an_earlier_one_count() {
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.7, garbage"),
+        );
+        assert_eq!(client_ip(local, &headers), local);
+        headers.append("x-forwarded-for", HeaderValue::from_static("198.51.100.9"));
+        assert_eq!(
+            client_ip(local, &headers),
+            "198.51.100.9".parse::<IpAddr>().unwrap(),
+            "the last header is the proxy's"
+        );
     }
 }

@@ -64,8 +64,10 @@ impl TestWeb {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
                 let url: PublicUrl = format!("{scheme}://127.0.0.1:{}", addr.port()).parse().unwrap();
-                let mut runtime_config = RuntimeConfig::default();
-                runtime_config.web_url = Some(url.url.clone());
+                let runtime_config = RuntimeConfig {
+                    web_url: Some(url.url.clone()),
+                    ..RuntimeConfig::default()
+                };
                 let runtime = Runtime::new(runtime_config).unwrap();
                 runtime.start();
                 let ssh = SshInfo {
