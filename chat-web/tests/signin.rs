@@ -93,7 +93,7 @@ fn a_link_expires_after_five_minutes() {
     browser
         .get(&path)
         .assert_status(410)
-        .assert_says("ssh -p 2222 127.0.0.1 web");
+        .assert_says("ssh -p 2222 127.0.0.1 /web");
     let fresh = link(&web, &id);
     web.clock.advance(TimeDelta::minutes(4));
     follow(&mut browser, &fresh).assert_status(303);
@@ -130,7 +130,7 @@ fn a_signed_challenge_signs_in_with_ssh_keygen() {
     let mut browser = web.client();
     let page = browser.get("/signin");
     page.assert_status(200)
-        .assert_says("ssh -p 2222 127.0.0.1 web")
+        .assert_says("ssh -p 2222 127.0.0.1 /web")
         .assert_says("-n signin@127.0.0.1");
     let (challenge, namespace) = (page.field("challenge"), page.field("namespace"));
     let signature = key.sign(&namespace, &challenge);
