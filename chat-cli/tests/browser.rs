@@ -1,7 +1,9 @@
 //! The web front-end in a real browser, run once by `cargo test --workspace` against the test
 //! build: `chat-cli serve` on loopback ports, then `node chat-web/tests/browser/e2e.test.mjs`
 //! (Debian's Chromium driven by playwright-core, axe-core for accessibility, OpenSSH for the
-//! keys, signatures and logins). The script writes its screenshots to docs/screenshots/.
+//! keys, signatures and logins). The script writes its screenshots to target/screenshots/, or to
+//! docs/screenshots/ (the ones the README shows) with `UPDATE_SCREENSHOTS=1`, so that a test run
+//! leaves the tree as it was.
 //!
 //! Without node, the script's node_modules (`npm ci` in chat-web/tests/browser) or
 //! /usr/bin/chromium the test says so and passes, unless `CI=true`: CI must run it.
@@ -14,6 +16,15 @@ use std::process::Command;
 use support::ServerProcess;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Where the screenshots go: the committed ones only when asked for.
+fn screenshot_dir(root: &Path) -> PathBuf {
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        root.join("docs/screenshots")
+    } else {
+        root.join("target/screenshots")
+    }
+}
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -80,7 +91,7 @@ fn a_newcomer_registers_in_chromium_chats_over_openssh_and_manages_keys() {
         .env("CHAT_WEB_URL", &url)
         .env("CHAT_SSH_PORT", server.port.to_string())
         .env("CHAT_E2E_WORK", work.path())
-        .env("SCREENSHOTS", root.join("docs/screenshots"))
+        .env("SCREENSHOTS", screenshot_dir(&root))
         .env("CHROMIUM", CHROMIUM)
         .output()
         .expect("node runs");

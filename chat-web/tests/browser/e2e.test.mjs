@@ -1,7 +1,7 @@
 // The web front-end end to end, as a newcomer meets it: Debian's Chromium (driven by
 // playwright-core) against the real chat-cli binary, keys made and signatures made with
 // OpenSSH's ssh-keygen, the chat entered with OpenSSH's ssh. Every page is checked with
-// axe-core and at 1280 and 375 px, and screenshotted to docs/screenshots/.
+// axe-core and at 1280 and 375 px, and screenshotted to $SCREENSHOTS (target/screenshots/ from the Rust test).
 //
 // `cargo test --workspace` runs it once (chat-cli/tests/browser.rs), with the server it started
 // given by CHAT_WEB_URL and CHAT_SSH_PORT (it must run with --join registered). Without them
