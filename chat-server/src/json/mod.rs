@@ -11,6 +11,8 @@ mod driver;
 mod lines;
 pub mod protocol;
 #[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
 mod tests;
 
 pub use driver::{InputLimits, JsonEnding, JsonInput, JsonSink, JsonSource, run};
