@@ -212,3 +212,20 @@ async fn a_flooding_bot_is_throttled_like_a_terminal() {
         "throttled, not disconnected"
     );
 }
+
+#[path = "../examples/time_bot.rs"]
+mod time_bot;
+
+#[tokio::test]
+async fn the_example_bot_answers_the_time() {
+    let server = TestServer::start().await;
+    let mut alice = server.plain("alice").await;
+    let addr = server.addr.to_string();
+    let bot =
+        tokio::spawn(async move { time_bot::run(&addr, "timebot", support::ed25519_key()).await });
+    alice.expect("timebot joined.").await;
+    alice.say("!time").await;
+    let line = alice.expect(" UTC.\n").await;
+    assert!(line.contains("timebot: It is 20"), "{line:?}");
+    bot.abort();
+}
