@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Session, TestServer, WAIT};
+use support::{Connect, Session, TestServer, WAIT, eventually, unthrottled};
 
 /// A program on the protocol: an SSH session running `json`, read message by message.
 struct Bot {
@@ -211,6 +211,52 @@ async fn a_flooding_bot_is_throttled_like_a_terminal() {
         !bot.session.with_output(|o| o.closed),
         "throttled, not disconnected"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_that_stops_reading_misses_messages_and_is_cut_off_after_the_stall_limit() {
+    let server = TestServer::start_with(|c| {
+        unthrottled(c);
+        c.runtime.outbox_capacity = 4;
+        c.ssh.stall_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let mut alice = server.plain("alice").await;
+    let session = Connect::user("sleepy")
+        .window(8 * 1024)
+        .to(server.addr)
+        .await
+        .unwrap()
+        .exec("json")
+        .await;
+    let mut bot = Bot { session, read: 0 };
+    bot.next("hello").await;
+    alice.expect("sleepy joined.").await;
+    bot.session.conn.pause_reading();
+    let padding = "z".repeat(400);
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut n = 0;
+    while server.hub.lock().stats().dropped == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bot's outbox never filled"
+        );
+        alice.say(&format!("filler {n} {padding}")).await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eventually("the stalled bot to be cut off", WAIT, || {
+        server.lobby() == ["alice"]
+    })
+    .await
+    .unwrap();
+    alice.expect("* sleepy left.").await;
+    bot.session.conn.resume_reading();
+    bot.session
+        .conn
+        .wait_disconnected(WAIT)
+        .await
+        .expect("the connection is closed");
 }
 
 #[path = "../examples/time_bot.rs"]
