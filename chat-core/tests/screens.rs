@@ -52,6 +52,7 @@ impl Room {
             visible: true,
             profile: None,
             ip: None,
+            bot: false,
         };
         let id = self.hub.join(request, mailbox.clone(), self.now);
         let me = self.hub.me(id).unwrap();

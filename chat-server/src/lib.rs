@@ -23,12 +23,16 @@ pub mod accounts;
 pub mod config;
 pub mod directory;
 pub mod hub;
+pub mod json;
 pub mod keyfile;
 pub mod keys;
 mod lookups;
 pub mod metrics;
 pub mod persist;
 pub mod signin;
+
+/// This server's version, as `hello` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

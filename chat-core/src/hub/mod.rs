@@ -119,6 +119,8 @@ pub struct JoinRequest {
     pub profile: Option<Profile>,
     /// The address the member connects from, if known: a keyless member is banned by it.
     pub ip: Option<IpAddr>,
+    /// A program speaking the JSON protocol: `/who` and `/whois` show it as a bot.
+    pub bot: bool,
 }
 
 impl JoinRequest {
@@ -131,6 +133,7 @@ impl JoinRequest {
             visible: true,
             profile: None,
             ip: None,
+            bot: false,
         }
     }
 
@@ -471,6 +474,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         );
         member.prefs = profile.settings.prefs;
         member.ip = request.ip;
+        member.bot = request.bot;
         member.account = owner.clone();
         member.op = self.is_operator(fingerprint.as_deref(), owner.as_deref());
         member.ignoring = profile
