@@ -19,7 +19,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server.
-    Serve(ServeArgs),
+    // Boxed: its flags are most of the enum's size.
+    Serve(Box<ServeArgs>),
     /// Load-test an SSH chat server: many sessions, timed lines, delivery latency.
     Bench(crate::bench::BenchArgs),
     /// Work with SSH keys.
@@ -156,6 +157,37 @@ pub struct ServeArgs {
     /// This node's name in the cluster, unique among the nodes [default: the host name].
     #[arg(long, env = "CHAT_NODE_NAME", value_name = "NAME")]
     pub node_name: Option<String>,
+    /// Where the web front-end listens (register keys, sign in, manage keys), or `off`.
+    #[arg(
+        long,
+        env = "CHAT_WEB_BIND",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR|off"
+    )]
+    pub web_bind: WebBind,
+
+    /// The address people use for the web front-end, as links and pages show it (for
+    /// example https://chat.example.org behind a proxy) [default: from --web-bind].
+    #[arg(long, env = "CHAT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<chat_web::PublicUrl>,
+
+    /// Serve the web front-end over HTTPS with this PEM certificate chain (with --web-tls-key).
+    #[arg(
+        long,
+        env = "CHAT_WEB_TLS_CERT",
+        value_name = "FILE",
+        requires = "web_tls_key"
+    )]
+    pub web_tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --web-tls-cert.
+    #[arg(
+        long,
+        env = "CHAT_WEB_TLS_KEY",
+        value_name = "FILE",
+        requires = "web_tls_cert"
+    )]
+    pub web_tls_key: Option<PathBuf>,
 
     /// Log every said line (chat text is not logged otherwise).
     #[arg(long, env = "CHAT_LOG_MESSAGES")]
@@ -168,6 +200,26 @@ pub struct ServeArgs {
     /// More logging: -v for debug, -vv for trace. RUST_LOG, if set, wins.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// `--web-bind`: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebBind {
+    Off,
+    At(SocketAddr),
+}
+
+impl std::str::FromStr for WebBind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(WebBind::Off);
+        }
+        text.parse()
+            .map(WebBind::At)
+            .map_err(|_| format!("{text:?} is not an address such as 127.0.0.1:8080, or off"))
+    }
 }
 
 /// A rate: a positive, finite number.
@@ -197,6 +249,37 @@ mod tests {
         assert_eq!(args.bind, "0.0.0.0:2222".parse().unwrap());
         assert_eq!(args.data_dir, PathBuf::from("./data"));
         assert_eq!(args.history, 50);
+        assert_eq!(
+            args.web_bind,
+            WebBind::At("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(args.public_url, None);
+    }
+
+    #[test]
+    fn the_web_flags_parse_and_check() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["chat-cli", "serve"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+        };
+        let Command::Serve(args) = parse(&["--web-bind", "off"]).unwrap().command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.web_bind, WebBind::Off);
+        let Command::Serve(args) = parse(&["--public-url", "https://chat.example.org"])
+            .unwrap()
+            .command
+        else {
+            panic!("not serve")
+        };
+        assert_eq!(args.public_url.unwrap().host, "chat.example.org");
+        assert!(parse(&["--web-bind", "somewhere"]).is_err());
+        assert!(parse(&["--public-url", "chat.example.org"]).is_err());
+        assert!(
+            parse(&["--web-tls-cert", "cert.pem"]).is_err(),
+            "needs the key too"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod keys;
 mod logging;
 mod metrics_http;
 mod serve;
+mod web;
 
 use std::process::ExitCode;
 
@@ -19,7 +20,7 @@ use cli::{Cli, Command, KeysCommand};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Keys(KeysCommand::Fingerprint { file }) => keys::print_fingerprints(&file),
         Command::Accounts(args) => {

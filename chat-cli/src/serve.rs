@@ -16,6 +16,7 @@ use thiserror::Error;
 use tracing::info;
 
 use crate::cli::ServeArgs;
+use crate::web::BoundWeb;
 use crate::{logging, metrics_http};
 
 /// The largest MOTD file accepted.
@@ -54,6 +55,8 @@ pub enum ServeError {
     ClusterDirectory,
     #[error(transparent)]
     Cluster(#[from] chat_cluster::ClusterError),
+    #[error(transparent)]
+    Web(#[from] chat_web::WebError),
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -75,7 +78,11 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             info!(url = %url, node = cluster.node(), "joined the cluster");
             runtime_config.cluster = Some(cluster);
         }
-        serve(args.bind, args.metrics_bind, config, runtime_config).await
+        let web = BoundWeb::bind(&args).await?;
+        if let Some(web) = &web {
+            web.configure(&mut runtime_config);
+        }
+        serve(args.bind, args.metrics_bind, config, runtime_config, web).await
     })?;
     Ok(())
 }
@@ -209,6 +216,7 @@ async fn serve(
     metrics_bind: Option<std::net::SocketAddr>,
     config: ServerConfig,
     runtime_config: RuntimeConfig,
+    web: Option<BoundWeb>,
 ) -> Result<(), ServeError> {
     let directory = runtime_config.directory.describe();
     let runtime = Runtime::new(runtime_config).map_err(ServerError::from)?;
@@ -219,7 +227,7 @@ async fn serve(
             directory,
             reason: e.to_string(),
         })?;
-    let server = Server::new(config, runtime)?;
+    let server = Server::new(config, Arc::clone(&runtime))?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|source| ServeError::Bind { addr: bind, source })?;
@@ -237,9 +245,16 @@ async fn serve(
             .map_err(|source| ServeError::Bind { addr, source })?;
         tokio::spawn(endpoint);
     }
+    let web = web
+        .map(|web| web.start(runtime, &server, local.port(), shutdown.clone()))
+        .transpose()?;
     // Said last: whoever waits for this line finds every endpoint ready.
     info!(addr = %local, fingerprint = server.host_fingerprint(), "listening; connect with ssh -p {}", local.port());
     server.run(listener, shutdown).await;
+    if let Some(web) = web {
+        // The web stops on the same token; it has a few seconds to finish open requests.
+        let _ = tokio::time::timeout(Duration::from_secs(6), web).await;
+    }
     Ok(())
 }
 

@@ -5,7 +5,11 @@
 //! shows. Keeping events as data means they can later cross a process boundary (a store, a
 //! cluster bus) unchanged, and that one `Arc<Event>` serves every recipient of a broadcast.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::reply::Reply;
 
 /// One thing that happened, stamped with when it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +94,14 @@ pub enum EventKind {
     Notice { level: NoticeLevel, text: String },
     /// The member's outbox was full and this many events were dropped for it.
     Missed { count: u64 },
+    /// What was said in a room before the member entered it, shown on entering: said lines
+    /// and emotes, oldest first, each with its own time.
+    History {
+        room: String,
+        lines: Vec<Arc<Event>>,
+    },
+    /// The answer to a question command (`/who`, `/rooms`, `/whois`), as data.
+    Reply(Reply),
 }
 
 impl Event {

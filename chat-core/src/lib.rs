@@ -63,6 +63,7 @@ pub mod outbox;
 pub mod prefs;
 pub mod rate;
 pub mod render;
+pub mod reply;
 pub mod sanitize;
 pub mod session;
 
@@ -73,4 +74,5 @@ pub use hub::{
 };
 pub use prefs::{Prefs, Theme, TimestampMode, UtcOffset};
 pub use render::prompt::TermSize;
+pub use reply::Reply;
 pub use session::{Flow, Session, SessionKind};

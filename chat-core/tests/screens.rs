@@ -53,6 +53,7 @@ impl Room {
             profile: None,
             ip: None,
             reserved: None,
+            bot: false,
         };
         let id = self.hub.join(request, mailbox.clone(), self.now);
         let me = self.hub.me(id).unwrap();

@@ -323,8 +323,9 @@ impl Runtime {
         }
     }
 
-    /// Logs a change to an account and counts it.
-    fn account_changed(&self, account: &Account, actor: &Actor, action: &str) {
+    /// Logs a change to an account (under `chat::audit`), counts it, and forgets what the
+    /// login cache knew of the account. Every front-end that changes an account calls it.
+    pub fn account_changed(&self, account: &Account, actor: &Actor, action: &str) {
         self.metrics.account_changes.inc();
         info!(target: "chat::audit", by = %actor.who, by_fingerprint = actor.fingerprint.as_deref().unwrap_or("none"), account = %account.name, action, "account change");
         self.directory.forget_account(&account.id);

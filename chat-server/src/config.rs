@@ -30,6 +30,9 @@ pub struct RuntimeConfig {
     pub join: JoinPolicy,
     /// What someone refused for want of an account is told to do: where to register.
     pub registration_hint: String,
+    /// Where the web front-end is (`https://chat.example.org`), if it runs: `ssh host web`
+    /// prints sign-in links there, and says the web is off without it.
+    pub web_url: Option<String>,
     /// How often the list of accounts is read again, to learn of names registered, renamed
     /// or deleted elsewhere (another server, the web, `chat-cli accounts`).
     pub account_refresh: Duration,
@@ -60,6 +63,7 @@ impl Default for RuntimeConfig {
             directory: Arc::new(MemoryDirectory::new()),
             join: JoinPolicy::Open,
             registration_hint: "Ask an operator to add your key.".to_owned(),
+            web_url: None,
             account_refresh: Duration::from_secs(30),
             outbox_capacity: 256,
             shutdown_grace: Duration::from_secs(3),

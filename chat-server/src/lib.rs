@@ -11,6 +11,7 @@
 //! - accounts: the key directory behind a cache ([`directory`]), who may come in and what a
 //!   newcomer's key registers ([`accounts`]), which keys an account accepts ([`keys`]);
 //! - who may come in and who is an operator by file ([`access`], [`keyfile`]);
+//! - one-time sign-in links for the web front-end ([`signin`]);
 //! - in a cluster (`--cluster`), the bus that makes several nodes one chat (`chat-cluster`):
 //!   the hub publishes into it, its tasks feed the hub what other nodes did, and names are
 //!   reserved across the cluster before a member joins;
@@ -26,11 +27,16 @@ mod cluster;
 pub mod config;
 pub mod directory;
 pub mod hub;
+pub mod json;
 pub mod keyfile;
 pub mod keys;
 mod lookups;
 pub mod metrics;
 pub mod persist;
+pub mod signin;
+
+/// This server's version, as `hello` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +83,8 @@ pub struct Runtime {
     pub access: RwLock<AccessList>,
     /// The key directory, behind its cache.
     pub directory: DirectoryCache,
+    /// One-time sign-in links: issued over SSH (`ssh host web`), spent on the web.
+    pub signin: signin::SigninLinks,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server starts shutting down: sessions say goodbye.
     pub shutdown: CancellationToken,
@@ -161,6 +169,7 @@ impl Runtime {
         Ok(Arc::new(Self {
             metrics,
             directory,
+            signin: signin::SigninLinks::default(),
             account_records: Mutex::new(Some(account_records)),
             access: RwLock::new(access),
             hub: Arc::new(Mutex::new(hub)),

@@ -152,6 +152,12 @@ impl ConnectionHandler {
                 .runtime
                 .tracker
                 .spawn(chat::run_chat(start).instrument(self.span.clone())),
+            // `ssh host json`: the JSON protocol for programs, on stdin and stdout.
+            Start::Exec(command) if command.trim() == "json" => self
+                .shared
+                .runtime
+                .tracker
+                .spawn(chat::run_json(start).instrument(self.span.clone())),
             Start::Exec(command) => self
                 .shared
                 .runtime

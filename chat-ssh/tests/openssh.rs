@@ -231,6 +231,63 @@ async fn an_openssh_user_joins_says_a_line_and_a_russh_user_sees_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_bot_and_an_openssh_terminal_user_talk_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice_key = keygen(dir.path(), "alice_key", &["-t", "ed25519"]);
+    let bot_key = keygen(dir.path(), "bot_key", &["-t", "ed25519"]);
+    let server = TestServer::start().await;
+    let mut alice = OpenSsh::spawn(ssh(&server, &alice_key, "alice", &["-tt"], &[]));
+    alice.wait_screen("[alice] ").await;
+
+    // `ssh host json` with piped input, as a shell script bot runs it.
+    let mut bot = OpenSsh::spawn(ssh(&server, &bot_key, "robot", &[], &["json"]));
+    alice.wait_screen("robot joined.").await;
+    let wait_bot = |pattern: &'static str| {
+        let deadline = Instant::now() + WAIT;
+        let stdout = Arc::clone(&bot.stdout);
+        async move {
+            loop {
+                let text = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
+                if text.contains(pattern) {
+                    return text;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the bot did not get {pattern:?}: {text:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let hello = wait_bot("\"type\":\"hello\"").await;
+    assert!(
+        hello.starts_with('{') && hello.contains("\"name\":\"robot\""),
+        "{hello}"
+    );
+
+    alice.write("hi robot\n");
+    let text = wait_bot("\"text\":\"hi robot\"").await;
+    let said = text
+        .lines()
+        .find(|l| l.contains("hi robot"))
+        .expect("the line is there");
+    assert!(
+        said.contains("\"type\":\"said\"") && said.contains("\"from\":\"alice\""),
+        "{said}"
+    );
+
+    bot.write("{\"type\":\"say\",\"text\":\"hello alice\"}\n");
+    alice.wait_screen("robot: hello alice").await;
+
+    bot.close_stdin();
+    let status = bot.wait().await;
+    assert!(status.success(), "{status:?}; stderr {:?}", bot.stderr());
+    alice.wait_screen("robot left.").await;
+    alice.write("/exit\n");
+    alice.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openssh_exec_prints_who_exits_0_and_an_unknown_command_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path(), "key", &["-t", "ed25519"]);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use russh::client::{self, Handle, Msg};
-use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{ChannelId, ChannelWriteHalf, Disconnect};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -39,6 +39,8 @@ pub struct Shared {
     /// The limit on each step: TCP connect, handshake, auth, channel requests, first output.
     pub timeout: Duration,
     pub pty_width: u32,
+    /// Derive the sessions' keys from this (`--key-seed`) rather than make fresh ones.
+    pub key_seed: Option<u64>,
     pub tag: Tag,
     /// How many normal sessions there are: a token from a higher sender index is not ours.
     pub users: u32,
@@ -167,8 +169,7 @@ pub async fn connect(spec: Spec, shared: Arc<Shared>) -> Result<Session, SetupEr
         ),
     )
     .await?;
-    let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
-        .expect("generating an Ed25519 key cannot fail with the thread RNG");
+    let key = super::keys::session_key(shared.key_seed, spec.index);
     let key = PrivateKeyWithHashAlg::new(Arc::new(key), None);
     let auth = step(
         &shared,

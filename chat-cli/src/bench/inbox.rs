@@ -96,6 +96,7 @@ mod tests {
             slow_ssh: Arc::new(client::Config::default()),
             timeout: Duration::from_secs(1),
             pty_width: 250,
+            key_seed: None,
             tag: *b"abcd",
             users: 10,
             lines_per_sender: 100,

@@ -25,6 +25,7 @@
 mod client;
 pub mod floor;
 mod inbox;
+mod keys;
 mod proc;
 mod progress;
 mod report;
@@ -52,7 +53,7 @@ pub struct BenchArgs {
         long,
         env = "CHAT_BENCH_ADDR",
         value_name = "HOST:PORT",
-        required_unless_present = "floor"
+        required_unless_present_any = ["floor", "export_keys"]
     )]
     pub addr: Option<String>,
 
@@ -127,6 +128,22 @@ pub struct BenchArgs {
     #[arg(long, env = "CHAT_BENCH_BIND_IPS", value_name = "LIST")]
     pub bind_ips: Option<IpList>,
 
+    /// Derive each session's key from this number and the session's number instead of making
+    /// fresh ones, so that the keys can be registered before the run (see --export-keys).
+    #[arg(long, env = "CHAT_BENCH_KEY_SEED", value_name = "SEED")]
+    pub key_seed: Option<u64>,
+
+    /// Write the --users sessions' public keys (from --key-seed) to FILE as authorized_keys
+    /// lines, each with the session's name as its comment, and exit: `chat-cli accounts import
+    /// FILE` then makes one account per session, for benching `--join registered`.
+    #[arg(
+        long,
+        env = "CHAT_BENCH_EXPORT_KEYS",
+        value_name = "FILE",
+        requires = "key_seed"
+    )]
+    pub export_keys: Option<std::path::PathBuf>,
+
     /// Session names are this prefix and the session's number.
     #[arg(long, env = "CHAT_BENCH_USER_PREFIX", default_value = "bench", value_name = "PREFIX", value_parser = user_prefix)]
     pub user_prefix: String,
@@ -167,6 +184,16 @@ pub enum BenchError {
     Output(std::io::Error),
     #[error("cannot measure the floor: {0}")]
     Floor(std::io::Error),
+    #[error("cannot write the keys to {}: {source}", path.display())]
+    Export {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The name session `index` asks for.
+pub fn session_name(prefix: &str, index: u32) -> String {
+    format!("{prefix}{index}")
 }
 
 /// Runs the bench and prints its report.
@@ -177,6 +204,22 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
             users: args.users,
         }
         .into());
+    }
+    if let (Some(path), Some(seed)) = (&args.export_keys, args.key_seed) {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+            BenchError::Export {
+                path: path.clone(),
+                source: e,
+            }
+        })?);
+        let names = (0..args.users).map(|index| (index, session_name(&args.user_prefix, index)));
+        keys::export(seed, names, &mut out)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .map_err(|e| BenchError::Export {
+                path: path.clone(),
+                source: e,
+            })?;
+        return Ok(());
     }
     let mut report = match &args.addr {
         Some(addr) => {

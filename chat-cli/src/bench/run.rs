@@ -76,6 +76,7 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
         }),
         timeout: args.timeout(),
         pty_width: args.pty_width,
+        key_seed: args.key_seed,
         tag: token::random_tag(),
         users: args.users,
         lines_per_sender: warmup_lines + measured_lines,
@@ -270,7 +271,7 @@ async fn connect_all(
     for index in 0..total {
         let spec = Spec {
             index,
-            name: format!("{}{index}", args.user_prefix),
+            name: super::session_name(&args.user_prefix, index),
             bind: args
                 .bind_ips
                 .as_ref()

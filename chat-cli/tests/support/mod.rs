@@ -42,6 +42,9 @@ impl ServerProcess {
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "info")
+            // Parallel tests would all want the default 127.0.0.1:8080; a test of the web
+            // front-end passes --web-bind.
+            .env("CHAT_WEB_BIND", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -132,6 +135,7 @@ pub fn serve_failure(data_dir: &Path, extra: &[&std::ffi::OsStr]) -> (Option<i32
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
+        .env("CHAT_WEB_BIND", "off")
         .output()
         .expect("the chat-cli binary runs");
     (

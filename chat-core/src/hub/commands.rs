@@ -13,7 +13,7 @@ use crate::command::{COMMANDS, Command, ParseError};
 use crate::event::{Event, EventKind, NoticeLevel};
 use crate::journal::{Journal, OfflineMessage, Record};
 use crate::name::{self, LOBBY, MAX_NAME_CHARS};
-use crate::render::humanize;
+use crate::reply::{Reply as Answer, RoomEntry, WhoEntry, Whois};
 use crate::sanitize::sanitize;
 
 /// Lines `/history` shows without a number, and at most.
@@ -193,7 +193,11 @@ fn carry_out<O: Outbox, J: Journal>(
             hub.config.max_message_chars,
             hub.members[&id].op,
         ))),
-        Command::Who => Ok(Some(who(hub, id))),
+        Command::Who => {
+            let reply = who(hub, id);
+            hub.answer(id, now, reply);
+            Ok(None)
+        }
         Command::Nick(new) => nick(hub, id, &new, now),
         Command::Msg { to, text } => match hub.target(&to) {
             Some(Target::Local(target)) => private(hub, id, target, &text, now),
@@ -241,7 +245,11 @@ fn carry_out<O: Outbox, J: Journal>(
             None => refuse("you were not marked away"),
         },
         Command::Whois(name) => match hub.target(&name) {
-            Some(Target::Local(target)) => Ok(Some(whois(hub, target, now))),
+            Some(Target::Local(target)) => {
+                let reply = whois(hub, target, now);
+                hub.answer(id, now, reply);
+                Ok(None)
+            }
             Some(Target::Remote(target)) => Ok(Some(hub.remote_whois(&target, now))),
             None => resolve(hub, &name).map(|_| None),
         },
@@ -337,7 +345,11 @@ fn carry_out<O: Outbox, J: Journal>(
                 join_room(hub, id, LOBBY, now)
             }
         }
-        Command::Rooms => Ok(Some(rooms(hub))),
+        Command::Rooms => {
+            let reply = rooms(hub);
+            hub.answer(id, now, reply);
+            Ok(None)
+        }
         Command::Motd(_) => match &hub.config.motd {
             Some(motd) => Ok(Some(motd.clone())),
             None => Ok(Some("there is no message of the day".to_owned())),
@@ -749,67 +761,61 @@ fn help(max_chars: usize, operator: bool) -> String {
     text
 }
 
-fn who<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId) -> String {
+fn who<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId) -> Answer {
     let member = &hub.members[&id];
-    let room_name = hub.room_name(&member.room);
-    let names: Vec<String> = hub
-        .names_in(&room_name)
+    let room = hub.room_name(&member.room);
+    let members = hub
+        .names_in(&room)
         .into_iter()
-        .map(|n| {
-            let away = match hub.find(&n) {
-                Some(m) => hub.members[&m].away.is_some(),
+        .map(|name| {
+            let local = hub.find(&name).map(|m| &hub.members[&m]);
+            let away = match local {
+                Some(m) => m.away.is_some(),
                 None => hub
-                    .remote_holder(&n)
+                    .remote_holder(&name)
                     .and_then(|r| hub.remote_state(r))
                     .is_some_and(|s| s.away.is_some()),
             };
-            if away { format!("{n} (away)") } else { n }
+            WhoEntry {
+                away,
+                bot: local.is_some_and(|m| m.bot),
+                name,
+            }
         })
         .collect();
-    let place = if room_name == LOBBY {
-        String::new()
-    } else {
-        format!(" in {room_name}")
-    };
-    if names.is_empty() {
-        return format!("nobody is connected{place}");
-    }
-    format!("{} connected{place}: {}", names.len(), names.join(", "))
+    Answer::Who { room, members }
 }
 
-fn whois<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId, now: DateTime<Utc>) -> String {
+fn whois<O: Outbox, J: Journal>(hub: &Hub<O, J>, id: MemberId, now: DateTime<Utc>) -> Answer {
     let m = &hub.members[&id];
     // A name is verified when the member's key belongs to the account that owns it.
     let verified = m
         .account
         .as_deref()
         .is_some_and(|account| hub.claims.owner(&m.name) == Some(account));
-    let key = m.fingerprint.as_deref().unwrap_or("none");
-    let mut text = format!(
-        "name: {} ({})\nkey: {key}\nconnected: {} UTC ({} ago)\nidle: {}\nroom: {}",
-        m.name,
-        if verified { "verified" } else { "unverified" },
-        m.connected_at.format("%Y-%m-%d %H:%M"),
-        humanize(now - m.connected_at),
-        humanize(now - m.last_active),
-        hub.room_name(&m.room),
-    );
-    if let Some(reason) = &m.away {
-        text.push_str(&format!(
-            "\naway: {}",
-            if reason.is_empty() { "yes" } else { reason }
-        ));
-    }
-    text
+    Answer::Whois(Whois {
+        name: m.name.clone(),
+        verified,
+        fingerprint: m.fingerprint.clone(),
+        connected_at: m.connected_at,
+        connected_for: now - m.connected_at,
+        idle: now - m.last_active,
+        room: hub.room_name(&m.room),
+        away: m.away.clone(),
+        bot: m.bot,
+    })
 }
 
-fn rooms<O: Outbox, J: Journal>(hub: &Hub<O, J>) -> String {
+fn rooms<O: Outbox, J: Journal>(hub: &Hub<O, J>) -> Answer {
     let lobby = name::fold(LOBBY);
-    let list: Vec<String> = hub
+    let rooms = hub
         .rooms
         .iter()
         .filter(|(key, room)| !room.members.is_empty() || !room.remote.is_empty() || **key == lobby)
-        .map(|(_, room)| format!("{} ({})", room.name, room.members.len() + room.remote.len()))
+        .map(|(_, room)| RoomEntry {
+            name: room.name.clone(),
+            members: room.members.len() + room.remote.len(),
+        })
         .collect();
-    format!("rooms: {}", list.join(", "))
+    Answer::Rooms { rooms }
 }

@@ -48,6 +48,8 @@ pub(crate) struct Member<O> {
     /// Events refused by the outbox since the member was last told.
     pub missed: u64,
     pub visible: bool,
+    /// Joined through the JSON protocol: a program, shown as a bot.
+    pub bot: bool,
     pub connected_at: DateTime<Utc>,
     /// The last time the member submitted a line: idle time is measured from here.
     pub last_active: DateTime<Utc>,
@@ -88,6 +90,7 @@ impl<O: Outbox> Member<O> {
             outbox,
             missed: 0,
             visible,
+            bot: false,
             connected_at: now,
             last_active: now,
             away: None,

@@ -123,6 +123,8 @@ pub struct JoinRequest {
     /// In a cluster: the name the bus reserved for the member across every node. The member
     /// gets exactly it.
     pub reserved: Option<String>,
+    /// A program speaking the JSON protocol: `/who` and `/whois` show it as a bot.
+    pub bot: bool,
 }
 
 impl JoinRequest {
@@ -136,6 +138,7 @@ impl JoinRequest {
             profile: None,
             ip: None,
             reserved: None,
+            bot: false,
         }
     }
 
@@ -502,6 +505,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         );
         member.prefs = profile.settings.prefs;
         member.ip = request.ip;
+        member.bot = request.bot;
         member.account = owner.clone();
         member.op = self.is_operator(fingerprint.as_deref(), owner.as_deref());
         member.ignoring = profile

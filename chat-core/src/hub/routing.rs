@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Hub, MemberId, Outbox};
-use crate::event::{Event, NoticeLevel};
+use crate::event::{Event, EventKind, NoticeLevel};
 use crate::journal::{Journal, Record, StoredLine};
 use crate::name::{self, LOBBY};
 
@@ -26,14 +26,22 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             .or_insert_with(|| super::Room::new(key.clone()));
         room.members.push(id);
         let history: Vec<Arc<Event>> = room.history.iter().cloned().collect();
+        let room_name = room.name.clone();
         let Some(member) = self.members.get_mut(&id) else {
             return;
         };
         member.room = key.clone();
-        for event in history {
-            if !member.ignores_name_in(&event) {
-                member.deliver(event, &mut self.stats);
-            }
+        let lines: Vec<Arc<Event>> = history
+            .into_iter()
+            .filter(|event| !member.ignores_name_in(event))
+            .collect();
+        if !lines.is_empty() {
+            // One event for the lot: a crowd's history does not fill a newcomer's outbox.
+            let kind = EventKind::History {
+                room: room_name,
+                lines,
+            };
+            member.deliver(Arc::new(Event::new(now, kind)), &mut self.stats);
         }
         let name = member.name.clone();
         self.announce_join(&key, name, now);
@@ -145,6 +153,11 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         text: impl Into<String>,
     ) {
         self.deliver_to(id, Arc::new(Event::notice(now, level, text)));
+    }
+
+    /// The answer to a question command, for the member who asked.
+    pub(super) fn answer(&mut self, id: MemberId, now: DateTime<Utc>, reply: crate::reply::Reply) {
+        self.deliver_to(id, Arc::new(Event::new(now, EventKind::Reply(reply))));
     }
 
     /// An event for one member.

@@ -56,8 +56,8 @@ impl Harness {
         self.now += TimeDelta::minutes(minutes);
     }
 
-    /// Everything `id` received since last asked.
-    fn events(&self, id: MemberId) -> Vec<EventKind> {
+    /// Everything `id` received since last asked, as it arrived.
+    fn raw_events(&self, id: MemberId) -> Vec<EventKind> {
         self.boxes[&id]
             .take()
             .iter()
@@ -65,12 +65,26 @@ impl Harness {
             .collect()
     }
 
-    /// The text of the notices `id` received since last asked.
+    /// Everything `id` received since last asked, a room's history on entering read as the
+    /// lines it holds (as a terminal shows them).
+    fn events(&self, id: MemberId) -> Vec<EventKind> {
+        self.raw_events(id)
+            .into_iter()
+            .flat_map(|kind| match kind {
+                EventKind::History { lines, .. } => lines.iter().map(|e| e.kind.clone()).collect(),
+                other => vec![other],
+            })
+            .collect()
+    }
+
+    /// The text of the notices `id` received since last asked, answers to `/who` and the like
+    /// read as the notice a terminal shows.
     fn notices(&self, id: MemberId) -> Vec<String> {
         self.events(id)
             .into_iter()
             .filter_map(|k| match k {
                 EventKind::Notice { text, .. } => Some(text),
+                EventKind::Reply(reply) => Some(reply.text()),
                 _ => None,
             })
             .collect()
@@ -352,6 +366,7 @@ fn away_back_and_whois() {
             profile: None,
             ip: None,
             reserved: None,
+            bot: false,
         },
         100,
     );
@@ -497,6 +512,7 @@ fn invisible_members_run_commands_unseen() {
             profile: None,
             ip: None,
             reserved: None,
+            bot: false,
         },
         100,
     );
@@ -552,4 +568,52 @@ fn help_lists_every_command_and_the_message_limit() {
         assert_eq!(help.contains(spec.usage), !spec.operator, "{}", spec.name);
     }
     assert!(help.contains("1000 characters"));
+}
+
+#[test]
+fn history_on_entering_is_one_event_and_answers_are_data() {
+    let mut h = Harness::new();
+    let alice = h.join("alice");
+    h.say(alice, "one");
+    h.say(alice, "/me waves");
+    let mut request = JoinRequest::named("robot");
+    request.bot = true;
+    let robot = h.join_with(request, 100);
+    let events = h.raw_events(robot);
+    let history: Vec<&EventKind> = events
+        .iter()
+        .filter(|e| matches!(e, EventKind::History { .. }))
+        .collect();
+    let [EventKind::History { room, lines }] = history.as_slice() else {
+        panic!("one history event, got {events:?}");
+    };
+    assert_eq!(room, LOBBY);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].kind, said("alice", "one"));
+
+    h.say(alice, "/who");
+    assert_eq!(
+        h.raw_events(alice).pop(),
+        Some(EventKind::Reply(crate::Reply::Who {
+            room: LOBBY.into(),
+            members: vec![
+                crate::reply::WhoEntry {
+                    name: "alice".into(),
+                    away: false,
+                    bot: false
+                },
+                crate::reply::WhoEntry {
+                    name: "robot".into(),
+                    away: false,
+                    bot: true
+                },
+            ],
+        }))
+    );
+    h.say(alice, "/whois robot");
+    let whois = h.notices(alice).pop().unwrap();
+    assert!(
+        whois.starts_with("name: robot (unverified, a bot)"),
+        "{whois}"
+    );
 }

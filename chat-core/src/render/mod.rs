@@ -158,6 +158,21 @@ pub fn event_lines(event: &Event, view: &View<'_>) -> Rendered {
                 .collect();
             return Rendered { lines, bell };
         }
+        EventKind::Reply(reply) => {
+            let notice = Event::notice(event.at, NoticeLevel::Info, reply.text());
+            return event_lines(&notice, view);
+        }
+        EventKind::History { lines, .. } => {
+            // As the lines one by one: a mention among them rings as it did before they
+            // were batched.
+            let mut all = Vec::with_capacity(lines.len());
+            for line in lines {
+                let rendered = event_lines(line, view);
+                bell |= rendered.bell;
+                all.extend(rendered.lines);
+            }
+            return Rendered { lines: all, bell };
+        }
         EventKind::Missed { count } => {
             line.push_trusted("-> ", Style::System);
             let noun = if *count == 1 { "message" } else { "messages" };

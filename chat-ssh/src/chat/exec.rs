@@ -1,5 +1,6 @@
 //! A one-shot command (`ssh host /who`): run as an invisible member, its output printed
-//! (errors on standard error), its exit status 1 if it failed.
+//! (errors on standard error), its exit status 1 if it failed. `web` is its own
+//! command ([`super::web`]): it needs no member in the hub.
 
 use std::sync::Arc;
 
@@ -14,14 +15,17 @@ use chat_server::accounts::Arrival;
 use chat_server::hub::MemberOutbox;
 
 pub(crate) async fn run_exec(start: ChatStart, command: String) {
-    let shared = Arc::clone(&start.shared);
-    shared.runtime.metrics.session_opened("exec");
-    let _closed_session = OnDrop(|| shared.runtime.metrics.session_closed("exec"));
     // `ssh host who` means `/who`.
     let line = match command.trim() {
         c if c.starts_with('/') => c.to_owned(),
         c => format!("/{c}"),
     };
+    if super::web::is_web(&line) {
+        return super::web::run_web(start).await;
+    }
+    let shared = Arc::clone(&start.shared);
+    shared.runtime.metrics.session_opened("exec");
+    let _closed_session = OnDrop(|| shared.runtime.metrics.session_closed("exec"));
     let (outbox, mut ends) = MemberOutbox::channel(shared.runtime.config.outbox_capacity);
     let now = Utc::now();
     let request = Box::pin(shared.runtime.join_request(Arrival {
@@ -111,7 +115,7 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         .await;
 }
 
-fn crlf(text: &[u8]) -> Vec<u8> {
+pub(super) fn crlf(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + text.len() / 16);
     for &b in text {
         if b == b'\n' {

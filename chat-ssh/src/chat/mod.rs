@@ -8,8 +8,10 @@
 //! after `stall_timeout` the writer cuts it off.
 
 mod exec;
+mod json;
 mod lookups;
 mod output;
+mod web;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 pub(crate) use exec::run_exec;
+pub(crate) use json::run_json;
 use output::{Output, Target};
 
 use chat_server::accounts::Arrival;
