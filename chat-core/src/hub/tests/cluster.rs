@@ -133,11 +133,16 @@ impl Cluster {
         panic!("the cluster did not settle");
     }
 
+    /// What `id` on `node` received since last asked, a room's history on entering read as
+    /// the lines it holds (as a terminal shows them).
     fn events(&self, node: usize, id: MemberId) -> Vec<EventKind> {
         self.nodes[node].boxes[&id]
             .take()
             .into_iter()
-            .map(|e| e.kind.clone())
+            .flat_map(|e| match &e.kind {
+                EventKind::History { lines, .. } => lines.iter().map(|l| l.kind.clone()).collect(),
+                other => vec![other.clone()],
+            })
             .collect()
     }
 
@@ -146,6 +151,7 @@ impl Cluster {
             .into_iter()
             .filter_map(|e| match e {
                 EventKind::Notice { text, .. } => Some(text),
+                EventKind::Reply(reply) => Some(reply.text()),
                 _ => None,
             })
             .collect()
