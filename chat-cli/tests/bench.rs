@@ -32,6 +32,8 @@ fn start_server(data_dir: &std::path::Path) -> (KillOnDrop, u16) {
                     "serve",
                     "--bind",
                     &format!("127.0.0.1:{port}"),
+                    "--web-bind",
+                    "off",
                     "--data-dir",
                 ])
                 .arg(data_dir)
@@ -159,4 +161,43 @@ fn bench_reports_a_server_that_is_not_there() {
     assert_eq!(report["setup"]["failed"], 3, "{report}");
     assert_eq!(report["errors"], 3, "{report}");
     assert_eq!(report["lines_sent"], 0, "{report}");
+}
+
+#[test]
+fn bench_spreads_sessions_over_every_address_it_is_given() {
+    // Two servers, and a third address where nothing listens: sessions take them in turn, so
+    // a third of them fail to connect and the rest set up on the two servers.
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (_first, first_port) = start_server(one.path());
+    let (_second, second_port) = start_server(two.path());
+    let nobody = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("loopback has free ports")
+        .port();
+    let addrs = format!("127.0.0.1:{first_port},127.0.0.1:{second_port},127.0.0.1:{nobody}");
+    let output = run_bench(
+        &[
+            "--addr",
+            &addrs,
+            "--users",
+            "6",
+            "--senders",
+            "0",
+            "--settle",
+            "10",
+            "--json",
+        ],
+        Duration::from_secs(90),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stderr}"));
+    assert_eq!(report["setup"]["ok"], 4, "{report}");
+    assert_eq!(report["setup"]["failed"], 2, "{report}");
+    assert_eq!(
+        report["target"],
+        format!("127.0.0.1:{first_port},127.0.0.1:{second_port},127.0.0.1:{nobody}"),
+        "{report}"
+    );
 }

@@ -32,7 +32,8 @@ const PTY_HEIGHT: u32 = 40;
 /// What every session of a run shares.
 #[derive(Debug)]
 pub struct Shared {
-    pub addr: SocketAddr,
+    /// The servers; session `i` connects to `addrs[i % len]` (the nodes of a cluster).
+    pub addrs: Vec<SocketAddr>,
     pub ssh: Arc<client::Config>,
     /// The same for slow readers, with a small window so the server runs into it soon.
     pub slow_ssh: Arc<client::Config>,
@@ -51,6 +52,13 @@ pub struct Shared {
     pub bytes: AtomicU64,
     /// Deliveries counted by all sessions together, for progress.
     pub deliveries: AtomicU64,
+}
+
+impl Shared {
+    /// The server session `index` connects to.
+    pub fn addr_of(&self, index: u32) -> SocketAddr {
+        self.addrs[index as usize % self.addrs.len()]
+    }
 }
 
 /// Which session to open.
@@ -137,10 +145,13 @@ async fn step<T>(
 /// Connects, logs in and starts a PTY shell; returns once the first output arrived.
 pub async fn connect(spec: Spec, shared: Arc<Shared>) -> Result<Session, SetupError> {
     let started = Instant::now();
-    let tcp = tokio::time::timeout(shared.timeout, tcp_connect(shared.addr, spec.bind))
-        .await
-        .map_err(|_| SetupError::Timeout(Stage::Connect))?
-        .map_err(SetupError::Connect)?;
+    let tcp = tokio::time::timeout(
+        shared.timeout,
+        tcp_connect(shared.addr_of(spec.index), spec.bind),
+    )
+    .await
+    .map_err(|_| SetupError::Timeout(Stage::Connect))?
+    .map_err(SetupError::Connect)?;
     // Nagle would hold each small line back for the previous one's ACK.
     let _ = tcp.set_nodelay(true);
     let paused = Arc::new(AtomicBool::new(false));

@@ -91,7 +91,7 @@ mod tests {
 
     fn shared() -> Shared {
         Shared {
-            addr: "127.0.0.1:1".parse().unwrap(),
+            addrs: vec!["127.0.0.1:1".parse().unwrap()],
             ssh: Arc::new(client::Config::default()),
             slow_ssh: Arc::new(client::Config::default()),
             timeout: Duration::from_secs(1),

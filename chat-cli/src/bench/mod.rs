@@ -47,8 +47,9 @@ use report::Report;
 /// Flags of `chat-cli bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// The server to load, as HOST:PORT. The bench connects to nothing else. Without it,
-    /// `--floor` measures the floor alone.
+    /// The server to load, as HOST:PORT, or several (the nodes of a cluster) separated by
+    /// commas, which the sessions take in turn. The bench connects to nothing else. Without
+    /// it, `--floor` measures the floor alone.
     #[arg(
         long,
         env = "CHAT_BENCH_ADDR",

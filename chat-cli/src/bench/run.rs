@@ -34,12 +34,16 @@ fn note(errors: &mut Errors, what: impl Into<String>) {
 }
 
 pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, BenchError> {
-    let addr = resolve(addr_text, args.timeout()).await?;
+    // Several servers (the nodes of a cluster), comma-separated: sessions take them in turn.
+    let mut addrs = Vec::new();
+    for one in addr_text.split(',') {
+        addrs.push(resolve(one.trim(), args.timeout()).await?);
+    }
     if let Some(ip) = args
         .bind_ips
         .iter()
         .flat_map(|list| &list.0)
-        .find(|ip| ip.is_ipv4() != addr.is_ipv4())
+        .find(|ip| addrs.iter().any(|addr| ip.is_ipv4() != addr.is_ipv4()))
     {
         return Err(BenchError::BindFamily {
             ip: *ip,
@@ -63,8 +67,13 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
     let client_before = proc::sample("self").ok();
     let measured_lines = lines(args.rate, args.duration);
     let warmup_lines = lines(args.rate, args.warmup);
+    let target = addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let shared = Arc::new(client::Shared {
-        addr,
+        addrs,
         ssh: Arc::new(russh::client::Config {
             nodelay: true,
             ..Default::default()
@@ -156,7 +165,7 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
     let failed = args.users + args.slow_readers - ok;
     let deliveries_seen = latencies.len() as u64;
     Ok(Report {
-        target: addr.to_string(),
+        target,
         run_tag: String::from_utf8_lossy(&shared.tag).into_owned(),
         users: args.users,
         senders: sent.senders,
