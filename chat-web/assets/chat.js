@@ -29,7 +29,7 @@
   function time(at) {
     const d = new Date(at);
     if (isNaN(d)) return "";
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   }
 
   function setStatus(text, ok) {
