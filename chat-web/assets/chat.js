@@ -16,6 +16,7 @@
   let me = "";
   let room = "#lobby";
   let delay = 1000;
+  let ended = ""; // why the server closed this session for good (a newer session of the key, a kick)
   const seen = new Set(); // lines already shown, so that history after a reconnect adds only what was missed
   const here = new Map(); // name -> { bot, away }
 
@@ -149,7 +150,11 @@
       case "error":
         add("error", m.at, [["text", m.message]]); break;
       case "bye":
-        add("notice", m.at, [["text", "Disconnected: " + m.reason]]); break;
+        add("notice", m.at, [["text", "Disconnected: " + m.reason]]);
+        // After a restart, come back; after a kick, or another tab taking over the key, do
+        // not fight it: come back only when asked.
+        if (!/shutting down/.test(m.reason)) ended = m.reason;
+        break;
     }
   }
 
@@ -164,6 +169,14 @@
     };
     socket.onclose = () => {
       socket = null;
+      if (ended) {
+        setStatus("Disconnected: " + ended + ". ", false);
+        const again = el("button", "secondary", "Reconnect");
+        again.type = "button";
+        again.addEventListener("click", () => { ended = ""; delay = 1000; connect(); });
+        status.append(again);
+        return;
+      }
       const wait = delay;
       delay = Math.min(delay * 2, 30000);
       setStatus("Disconnected; reconnecting in " + Math.round(wait / 1000) + " s…", false);

@@ -333,6 +333,23 @@ test("a browser user and an OpenSSH user chat in the same room, and text stays t
   await page.waitForSelector("#members li:has-text(\"browseruser\")");
 
   await checkPage(page, "chat");
+
+  // A reload is a new session: what was said before comes back as history.
+  await page.reload();
+  await page.waitForSelector("#status:has-text(\"Connected as browseruser\")");
+  await page.waitForSelector(".line.said:has-text(\"hello from the terminal\")");
+
+  // A second tab of the same key takes over; the first one says so and does not fight back.
+  const second = await page.context().newPage();
+  await second.goto(`${webUrl}/chat`);
+  await second.waitForSelector("#status:has-text(\"Connected as browseruser\")");
+  await page.waitForSelector("#status button:has-text(\"Reconnect\")");
+  await new Promise((ok) => setTimeout(ok, 2500));
+  assert.match(await second.textContent("#status"), /Connected as browseruser/, "the newer tab keeps the session");
+  await second.close();
+  await page.click("#status button:has-text(\"Reconnect\")");
+  await page.waitForSelector("#status:has-text(\"Connected as browseruser\")");
+
   assert.deepEqual(dialogs, [], "no script ran from a line");
   assert.deepEqual(page.problems, [], "no script errors or CSP violations");
   terminal.close();
