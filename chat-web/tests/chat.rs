@@ -210,6 +210,12 @@ fn the_chat_page_is_for_signed_in_browsers_and_loads_its_script() {
         !script.body.contains("innerHTML"),
         "text is never written as HTML"
     );
-    alice.get("/account").assert_says(r#"href="/chat""#);
-    alice.get("/").assert_says(r#"href="/chat""#);
+    alice
+        .get("/account")
+        .assert_says(r#"href="/chat""#)
+        .assert_says("chat in the browser");
+    alice
+        .get("/")
+        .assert_says(r#"href="/chat""#)
+        .assert_says("chat in the browser");
 }
