@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use chat_server::accounts::{Arrival, KeyVerdict};
 use chat_server::json::{self, InputLimits, JsonInput, JsonSink, JsonSource};
 use chat_server::keys::{self, CheckedKey};
-use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -179,10 +179,10 @@ struct Sink {
 }
 
 impl Sink {
-    fn spawn(
-        writer: SplitSink<WebSocket, Message>,
-        stall: Duration,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
+    fn spawn<W>(writer: W, stall: Duration) -> (Self, tokio::task::JoinHandle<()>)
+    where
+        W: futures_util::Sink<Message> + Unpin + Send + 'static,
+    {
         let (queue, rx) = mpsc::unbounded_channel();
         let sink = Sink {
             queue,
@@ -204,8 +204,8 @@ impl Sink {
 
 /// Sends the queued lines, one text frame each; cuts the socket off if one frame cannot go
 /// out within `stall` (the client stopped reading), and ends on the queue's end with a close.
-async fn write(
-    mut writer: SplitSink<WebSocket, Message>,
+async fn write<W: futures_util::Sink<Message> + Unpin>(
+    mut writer: W,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     backlog: Arc<AtomicUsize>,
     drained: Arc<Notify>,
@@ -275,6 +275,66 @@ impl JsonSink for Sink {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use tokio_util::sync::PollSender;
+
+    #[tokio::test]
+    async fn each_line_goes_out_as_one_text_frame_without_its_newline() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let (sink, task) = Sink::spawn(PollSender::new(tx), Duration::from_secs(5));
+        sink.send(b"{\"type\":\"a\"}\n{\"type\":\"b\"}\n".to_vec());
+        assert!(!sink.is_backed_up());
+        drop(sink);
+        let mut frames = Vec::new();
+        while let Some(frame) = rx.recv().await {
+            frames.push(frame);
+        }
+        task.await.unwrap();
+        assert_eq!(
+            frames,
+            [
+                Message::Text(r#"{"type":"a"}"#.into()),
+                Message::Text(r#"{"type":"b"}"#.into()),
+                Message::Close(None),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off_after_the_stall_limit() {
+        // A socket that takes one frame and then never another.
+        let (tx, _never_read) = mpsc::channel(1);
+        let (sink, _task) = Sink::spawn(PollSender::new(tx), Duration::from_millis(200));
+        sink.send(b"{}\n{}\n{}\n".to_vec());
+        tokio::time::timeout(Duration::from_secs(5), sink.stopped())
+            .await
+            .expect("cut off within the stall limit");
+        sink.send(b"{}\n".to_vec());
+        assert!(
+            !sink.is_backed_up(),
+            "nothing more is queued for a socket that is gone"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_backlog_past_the_limit_is_backed_up_until_it_drains() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let (sink, _task) = Sink::spawn(PollSender::new(tx), Duration::from_secs(5));
+        let line = [vec![b'x'; 1023], vec![b'\n']].concat();
+        for _ in 0..(BACKLOG_LIMIT / line.len() + 1) {
+            sink.send(line.clone());
+        }
+        assert!(sink.is_backed_up());
+        let reader = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while sink.is_backed_up() {
+                sink.drained().await;
+            }
+        })
+        .await
+        .expect("the backlog drains once the client reads");
+        drop(sink);
+        reader.await.unwrap();
+    }
 
     #[test]
     fn only_the_public_origin_is_the_same_origin() {
