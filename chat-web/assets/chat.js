@@ -103,7 +103,7 @@
       case "said": case "emote": case "private": case "private_sent":
         line(m); break;
       case "history":
-        if (m.room && m.room !== room) setRoom(m.room);
+        if (m.room && m.room !== room) { here.clear(); showMembers(); setRoom(m.room); }
         for (const l of m.lines || []) line(l);
         break;
       case "who":
@@ -112,6 +112,8 @@
         showMembers();
         break;
       case "joined":
+        // Going to another room (`/join`), you are announced there; history may come first.
+        if (m.room !== room && m.names.includes(me)) { here.clear(); showMembers(); setRoom(m.room); }
         if (m.room !== room) break;
         for (const n of m.names) if (!here.has(n)) here.set(n, { bot: false, away: false });
         showMembers();

@@ -334,6 +334,17 @@ test("a browser user and an OpenSSH user chat in the same room, and text stays t
 
   await checkPage(page, "chat");
 
+  // /join goes to another room: the heading and the member list follow, and back.
+  await page.fill("#text", "/join #e2e");
+  await page.press("#text", "Enter");
+  await page.waitForSelector("#room:has-text(\"#e2e\")");
+  await page.waitForFunction(() => document.querySelectorAll("#members li").length === 1);
+  assert.equal(await page.textContent("#members li"), "browseruser");
+  await page.fill("#text", "/join #lobby");
+  await page.press("#text", "Enter");
+  await page.waitForSelector("#room:has-text(\"#lobby\")");
+  await page.waitForSelector("#members li:has-text(\"terminaluser\")");
+
   // A reload is a new session: what was said before comes back as history.
   await page.reload();
   await page.waitForSelector("#status:has-text(\"Connected as browseruser\")");
