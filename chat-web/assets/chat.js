@@ -6,6 +6,8 @@
   if (!lines) return;
   const log = lines.parentElement;
   const members = document.getElementById("members");
+  const roomList = document.getElementById("rooms");
+  let askedRooms = 0; // /rooms answers the page asked for itself (not shown as a line)
   const count = document.getElementById("count");
   const roomEl = document.getElementById("room");
   const status = document.getElementById("status");
@@ -75,6 +77,12 @@
       members.append(li);
     }
     count.textContent = "(" + names.length + ")";
+    // The current room's count follows who comes and goes, without asking /rooms again.
+    const mine = lastRooms.find((r) => r.name === room);
+    if (mine && names.length && mine.members !== names.length) {
+      mine.members = names.length;
+      showRooms(lastRooms);
+    }
   }
 
   function setRoom(next) {
@@ -82,6 +90,31 @@
     room = next;
     roomEl.textContent = next;
     send({ type: "command", text: "/who" });
+    askRooms();
+  }
+
+  function askRooms() {
+    if (send({ type: "command", text: "/rooms" })) askedRooms += 1;
+  }
+
+  let lastRooms = [];
+  function showRooms(rooms) {
+    lastRooms = rooms;
+    roomList.replaceChildren();
+    for (const r of rooms) {
+      const li = el("li");
+      if (r.name === room) {
+        li.append(el("span", "current", r.name));
+        li.append(el("span", "n", " (" + r.members + ")"));
+      } else {
+        const go = el("button", "room-link", r.name);
+        go.type = "button";
+        go.setAttribute("aria-label", "Join " + r.name + " (" + r.members + " here)");
+        go.addEventListener("click", () => send({ type: "join", room: r.name }));
+        li.append(go, el("span", "n", " (" + r.members + ")"));
+      }
+      roomList.append(li);
+    }
   }
 
   function send(message) {
@@ -99,6 +132,7 @@
         delay = 1000;
         setStatus("Connected as " + m.name, true);
         send({ type: "command", text: "/who" });
+        askRooms();
         break;
       case "said": case "emote": case "private": case "private_sent":
         line(m); break;
@@ -140,6 +174,8 @@
         add("event", m.at, [["text", m.name + (m.banned ? " was banned" : " was removed") + (m.by ? " by " + m.by : "") + (m.reason ? ": " + m.reason : "")]]);
         break;
       case "rooms":
+        showRooms(m.rooms || []);
+        if (askedRooms > 0) { askedRooms -= 1; break; }
         add("notice", m.at, [["text", "Rooms: " + (m.rooms || []).map((r) => r.name + " (" + r.members + ")").join(", ")]]);
         break;
       case "whois":

@@ -17,9 +17,11 @@ pub fn page(frame: Frame<'_>) -> Markup {
                 section.log aria-label="Messages" {
                     ol #lines aria-live="polite" {}
                 }
-                aside.members aria-labelledby="members-title" {
+                aside.members aria-label="Rooms and people" {
                     h2 #members-title { "Here " span #count {} }
-                    ul #members {}
+                    ul #members aria-labelledby="members-title" {}
+                    h2 #rooms-title { "Rooms" }
+                    ul #rooms aria-labelledby="rooms-title" {}
                 }
             }
             form #say autocomplete="off" {

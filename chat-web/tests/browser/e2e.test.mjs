@@ -340,8 +340,7 @@ test("a browser user and an OpenSSH user chat in the same room, and text stays t
   await page.waitForSelector("#room:has-text(\"#e2e\")");
   await page.waitForFunction(() => document.querySelectorAll("#members li").length === 1);
   assert.equal(await page.textContent("#members li"), "browseruser");
-  await page.fill("#text", "/join #lobby");
-  await page.press("#text", "Enter");
+  await page.click("#rooms button:has-text(\"#lobby\")");
   await page.waitForSelector("#room:has-text(\"#lobby\")");
   await page.waitForSelector("#members li:has-text(\"terminaluser\")");
 
