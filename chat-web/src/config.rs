@@ -158,6 +158,12 @@ pub struct WebLimits {
     /// Time to send a request's headers, and the whole request.
     pub header_timeout: Duration,
     pub request_timeout: Duration,
+    /// A WebSocket whose frames cannot go out for this long (the browser stopped reading)
+    /// is cut off; the SSH front-end's stall limit.
+    pub ws_stall_timeout: Duration,
+    /// What a WebSocket may send: the terminal's input limits.
+    pub ws_input_burst_bytes: u32,
+    pub ws_input_bytes_per_second: u32,
 }
 
 impl Default for WebLimits {
@@ -171,6 +177,9 @@ impl Default for WebLimits {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            ws_stall_timeout: Duration::from_secs(60),
+            ws_input_burst_bytes: 64 * 1024,
+            ws_input_bytes_per_second: 8 * 1024,
         }
     }
 }

@@ -102,6 +102,19 @@ pub async fn run<I: JsonSource, O: JsonSink>(
     source: &mut I,
     sink: &O,
 ) -> JsonEnding {
+    run_as(runtime, arrival, limits, true, source, sink).await
+}
+
+/// [`run`], with whether the member is shown as a bot: a person in a browser (the web
+/// front-end's `/ws`) is not one.
+pub async fn run_as<I: JsonSource, O: JsonSink>(
+    runtime: &Runtime,
+    arrival: Arrival,
+    limits: InputLimits,
+    bot: bool,
+    source: &mut I,
+    sink: &O,
+) -> JsonEnding {
     let (outbox, ends) = MemberOutbox::channel(runtime.config.outbox_capacity);
     let OutboxEnds {
         mut events,
@@ -111,7 +124,7 @@ pub async fn run<I: JsonSource, O: JsonSink>(
     let my_key = arrival.key.as_ref().map(|(key, _)| key.fingerprint.clone());
     // Boxed: the directory and store lookups' futures are large.
     let mut request = Box::pin(runtime.join_request(arrival)).await;
-    request.bot = true;
+    request.bot = bot;
     let (id, me) = {
         let mut hub = runtime.hub.lock();
         let id = hub.join(request, outbox, Utc::now());
@@ -138,7 +151,7 @@ pub async fn run<I: JsonSource, O: JsonSink>(
         server: format!("chat-server {}", crate::VERSION),
         name: me.name,
         room: me.room,
-        bot: true,
+        bot,
     };
     conn.push(Utc::now(), hello);
     sink.send(std::mem::take(&mut conn.out));

@@ -15,5 +15,5 @@ mod schema_tests;
 #[cfg(test)]
 mod tests;
 
-pub use driver::{InputLimits, JsonEnding, JsonInput, JsonSink, JsonSource, run};
+pub use driver::{InputLimits, JsonEnding, JsonInput, JsonSink, JsonSource, run, run_as};
 pub use lines::LineReader;

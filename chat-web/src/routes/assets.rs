@@ -5,6 +5,7 @@ use axum::response::IntoResponse;
 
 const STYLE: &str = include_str!("../../assets/style.css");
 const SCRIPT: &str = include_str!("../../assets/app.js");
+const CHAT_SCRIPT: &str = include_str!("../../assets/chat.js");
 const ICON: &str = include_str!("../../assets/icon.svg");
 
 pub async fn style() -> impl IntoResponse {
@@ -24,6 +25,16 @@ pub async fn script() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         SCRIPT,
+    )
+}
+
+pub async fn chat_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CHAT_SCRIPT,
     )
 }
 

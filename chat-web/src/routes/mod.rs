@@ -9,6 +9,8 @@
 //! | `GET /account` | your keys; the forms below change them |
 //! | `POST /account/keys`, `/account/keys/remove`, `/account/keys/label` | add, remove, label a key |
 //! | `POST /account/delete`, `POST /signout` | delete the account; sign out |
+//! | `GET /chat` | the chat in the browser |
+//! | `GET /ws` | its WebSocket: the JSON protocol, one message per text frame |
 //!
 //! More routes (a browser chat, its WebSocket) are added with
 //! [`WebServer::with_routes`](crate::WebServer::with_routes): they get the same state, the
@@ -16,6 +18,7 @@
 
 mod account;
 mod assets;
+mod chat;
 mod home;
 mod register;
 mod signin;
@@ -51,8 +54,11 @@ pub fn pages() -> Router<Arc<AppState>> {
         .route("/account/keys/label", post(account::label_key))
         .route("/account/delete", post(account::delete))
         .route("/signout", post(account::sign_out))
+        .route("/chat", get(chat::show))
+        .route("/ws", get(chat::socket))
         .route("/static/style.css", get(assets::style))
         .route("/static/app.js", get(assets::script))
+        .route("/static/chat.js", get(assets::chat_script))
         .route("/static/icon.svg", get(assets::icon))
         .route("/favicon.ico", get(assets::icon))
 }

@@ -77,6 +77,7 @@ pub fn page(frame: Frame<'_>, page: &AccountPage<'_>) -> Markup {
         (error_summary(&errors))
         p { "Connect with:" }
         (copyable(&page.ssh.command(), "Command to connect"))
+        p { "Or " a href="/chat" { "chat in the browser" } ", as " (account.name) "." }
         form.inline method="post" action="/signout" {
             (csrf_field(page.csrf))
             button.secondary type="submit" { "Sign out" }

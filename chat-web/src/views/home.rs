@@ -24,6 +24,9 @@ pub fn page(frame: Frame<'_>, home: &Home<'_>) -> Markup {
             "This is a chat server you enter with " code { "ssh" } ", from any terminal: nothing to install. "
             "Your SSH key is your identity, so your name stays yours."
         }
+        @if frame.signed_in {
+            p { "You are signed in: " a href="/chat" { "chat in the browser" } ", or connect from a terminal below." }
+        }
         @if let Some(motd) = home.motd {
             div.motd { h2 { "Message of the day" } p { (motd) } }
         }

@@ -5,6 +5,7 @@
 //! `aria-describedby`, and works without its small script (which only adds Copy buttons).
 
 pub mod account;
+pub mod chat;
 pub mod home;
 pub mod register;
 pub mod signin;
@@ -24,6 +25,11 @@ pub struct Frame<'a> {
 
 /// A whole page: head, header with the menu, `main` with `body`, footer.
 pub fn layout(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
+    layout_with(frame, title, None, body)
+}
+
+/// [`layout`], with one more script of ours (`/static/NAME.js`).
+pub fn layout_with(frame: Frame<'_>, title: &str, script: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -34,6 +40,9 @@ pub fn layout(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
                 link rel="stylesheet" href="/static/style.css";
                 link rel="icon" href="/static/icon.svg" type="image/svg+xml";
                 script src="/static/app.js" defer {}
+                @if let Some(script) = script {
+                    script src=(format!("/static/{script}.js")) defer {}
+                }
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -41,6 +50,7 @@ pub fn layout(frame: Frame<'_>, title: &str, body: Markup) -> Markup {
                     a.brand href="/" { span aria-hidden="true" { "> " } "chat" span.host { "@" (frame.host) } }
                     nav aria-label="Main" {
                         @if frame.signed_in {
+                            a href="/chat" { "Chat" }
                             a href="/account" { "Your account" }
                         } @else {
                             a href="/register" { "Register" }

@@ -249,3 +249,118 @@ test("a newcomer registers, chats over SSH, signs in with /web and manages keys"
   assert.deepEqual(page.problems, [], "no script errors or CSP violations");
   assert.deepEqual(other.problems, [], "no script errors or CSP violations");
 });
+
+/** Registers `name` with `key` in `page`, which is then signed in. */
+async function registerAs(page, name, key) {
+  await page.goto(`${webUrl}/register`);
+  const challenge = await page.inputValue("input[name=challenge]");
+  const namespace = await page.inputValue("input[name=namespace]");
+  await page.fill("#name", name);
+  await page.fill("#public_key", readFileSync(`${key}.pub`, "utf8"));
+  await page.fill("#signature", sign(key, namespace, challenge));
+  await page.click("button[type=submit]");
+  await page.waitForSelector(`text=Welcome, ${name}!`);
+}
+
+/** A person in a terminal (`ssh -tt`): `said(text)` waits until the screen shows `text`. */
+function sshTerminal(key) {
+  const ssh = spawn("ssh", [...sshOptions(key), "-tt", "visitor@127.0.0.1"],
+    { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  const waiters = [];
+  ssh.stdout.on("data", (chunk) => {
+    out += chunk;
+    for (const w of [...waiters]) if (w.test(plain(out))) { waiters.splice(waiters.indexOf(w), 1); w.ok(); }
+  });
+  const shows = (pattern, ms = 10000) => new Promise((ok, fail) => {
+    const w = { test: (text) => pattern.test(text), ok: () => { clearTimeout(w.timer); ok(); } };
+    w.timer = setTimeout(() => fail(new Error(`the terminal never showed ${pattern}:\n${plain(out)}`)), ms);
+    if (w.test(plain(out))) return w.ok();
+    waiters.push(w);
+  });
+  return { shows, type: (text) => ssh.stdin.write(text), close: () => ssh.kill() };
+}
+
+test("a browser user and an OpenSSH user chat in the same room, and text stays text", async () => {
+  const webKey = makeKey("id_browser");
+  const sshKey = makeKey("id_terminal");
+  const page = await freshPage();
+  const dialogs = [];
+  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await registerAs(await freshPage(), "terminaluser", sshKey);
+  await registerAs(page, "browseruser", webKey);
+
+  // Signed in, the menu leads to the chat.
+  await page.click("nav >> text=Chat");
+  await page.waitForURL(`${webUrl}/chat`);
+  await page.waitForSelector("#status:has-text(\"Connected as browseruser\")");
+
+  const terminal = sshTerminal(sshKey);
+  await terminal.shows(/Welcome, terminaluser!/);
+  await page.waitForSelector("#members li:has-text(\"terminaluser\")");
+
+  // The terminal's line shows in the browser within a second.
+  const started = Date.now();
+  terminal.type("hello from the terminal\r");
+  await page.waitForSelector(".line.said:has-text(\"hello from the terminal\")", { timeout: 1000 });
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed < 1000, `the browser showed the line after ${elapsed} ms`);
+  assert.equal(await page.textContent(".line.said:has-text(\"hello from the terminal\") .from"), "terminaluser");
+
+  // And the browser's line shows on the terminal.
+  await page.fill("#text", "hello from the browser");
+  await page.press("#text", "Enter");
+  await terminal.shows(/browseruser: hello from the browser/);
+  assert.equal(await page.inputValue("#text"), "", "the input is cleared once sent");
+
+  // Markup and escape sequences are shown as text, from either side.
+  const nasty = "<script>alert(1)</script> <b>bold</b> \u001b[31mred";
+  await page.fill("#text", nasty);
+  await page.press("#text", "Enter");
+  const shown = page.locator(".line.said .text", { hasText: "<script>alert(1)</script>" });
+  await shown.waitFor();
+  const text = await shown.textContent();
+  assert.ok(text.includes("<script>alert(1)</script> <b>bold</b>"), `shown as: ${JSON.stringify(text)}`);
+  assert.ok(!text.includes("\u001b"), "no escape character reaches the page");
+  assert.equal(await page.locator("#lines script, #lines b").count(), 0, "no element was made from the text");
+  terminal.type("<img src=x onerror=alert(2)>\r");
+  await page.locator(".line.said .text", { hasText: "<img src=x onerror=alert(2)>" }).waitFor();
+  assert.equal(await page.locator("#lines img").count(), 0);
+
+  // Commands work as on the terminal.
+  await page.fill("#text", "/who");
+  await page.press("#text", "Enter");
+  await page.waitForSelector("#members li:has-text(\"browseruser\")");
+
+  await checkPage(page, "chat");
+
+  // /join goes to another room: the heading and the member list follow, and back.
+  await page.fill("#text", "/join #e2e");
+  await page.press("#text", "Enter");
+  await page.waitForSelector("#room:has-text(\"#e2e\")");
+  await page.waitForFunction(() => document.querySelectorAll("#members li").length === 1);
+  assert.equal(await page.textContent("#members li"), "browseruser");
+  await page.click("#rooms button:has-text(\"#lobby\")");
+  await page.waitForSelector("#room:has-text(\"#lobby\")");
+  await page.waitForSelector("#members li:has-text(\"terminaluser\")");
+
+  // A reload is a new session: what was said before comes back as history.
+  await page.reload();
+  await page.waitForSelector("#status:has-text(\"Connected as browseruser\")");
+  await page.waitForSelector(".line.said:has-text(\"hello from the terminal\")");
+
+  // A second tab of the same key takes over; the first one says so and does not fight back.
+  const second = await page.context().newPage();
+  await second.goto(`${webUrl}/chat`);
+  await second.waitForSelector("#status:has-text(\"Connected as browseruser\")");
+  await page.waitForSelector("#status button:has-text(\"Reconnect\")");
+  await new Promise((ok) => setTimeout(ok, 2500));
+  assert.match(await second.textContent("#status"), /Connected as browseruser/, "the newer tab keeps the session");
+  await second.close();
+  await page.click("#status button:has-text(\"Reconnect\")");
+  await page.waitForSelector("#status:has-text(\"Connected as browseruser\")");
+
+  assert.deepEqual(dialogs, [], "no script ran from a line");
+  assert.deepEqual(page.problems, [], "no script errors or CSP violations");
+  terminal.close();
+});
