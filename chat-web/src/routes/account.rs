@@ -107,6 +107,18 @@ async fn load(ctx: &Ctx, state: &AppState, me: &SignedIn) -> Result<Account, Res
     }
 }
 
+/// The checks every account form passes first: a valid CSRF token from a signed-in visitor
+/// ([`gate`]), then their account as the directory has it now ([`load`]).
+async fn signed_in<'a>(
+    ctx: &'a Ctx,
+    state: &AppState,
+    form: &Form,
+) -> Result<(&'a SignedIn, Account), Response> {
+    let me = gate(ctx, state, form)?;
+    let account = load(ctx, state, me).await?;
+    Ok((me, account))
+}
+
 /// The checks every change passes first: signed in, a valid CSRF token, within the limits.
 #[expect(
     clippy::result_large_err,
@@ -150,12 +162,8 @@ pub async fn show(
 
 pub async fn add_key(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let form = Form::parse(&body);
-    let me = match gate(&ctx, &state, &form) {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let account = match load(&ctx, &state, me).await {
-        Ok(account) => account,
+    let (me, account) = match signed_in(&ctx, &state, &form).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let mut errors = AddErrors::default();
@@ -255,12 +263,8 @@ fn key_refused(
 
 pub async fn remove_key(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let form = Form::parse(&body);
-    let me = match gate(&ctx, &state, &form) {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let account = match load(&ctx, &state, me).await {
-        Ok(account) => account,
+    let (me, account) = match signed_in(&ctx, &state, &form).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let fingerprint = fingerprint(&form);
@@ -280,12 +284,8 @@ pub async fn remove_key(ctx: Ctx, State(state): State<Arc<AppState>>, body: Byte
 
 pub async fn label_key(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let form = Form::parse(&body);
-    let me = match gate(&ctx, &state, &form) {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let account = match load(&ctx, &state, me).await {
-        Ok(account) => account,
+    let (me, account) = match signed_in(&ctx, &state, &form).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let fingerprint = fingerprint(&form);
@@ -303,12 +303,8 @@ pub async fn label_key(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes
 
 pub async fn delete(ctx: Ctx, State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let form = Form::parse(&body);
-    let me = match gate(&ctx, &state, &form) {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let account = match load(&ctx, &state, me).await {
-        Ok(account) => account,
+    let (me, account) = match signed_in(&ctx, &state, &form).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let typed = form.get("name").trim();
