@@ -16,6 +16,12 @@ use crate::reply::Reply;
 pub struct Event {
     pub at: DateTime<Utc>,
     pub kind: EventKind,
+    /// Set on a command's answer that promises something was stored: a message kept for
+    /// someone offline, a ban, a setting, an operator grant. The edge shows such an answer
+    /// only once the store has committed what the command recorded, and says plainly if it
+    /// could not: a member who was told "they will get your message" must not lose it to a
+    /// crash the next moment.
+    pub promise: bool,
 }
 
 /// Whether a notice reports success or information, or an error the member should act on.
@@ -106,7 +112,11 @@ pub enum EventKind {
 
 impl Event {
     pub fn new(at: DateTime<Utc>, kind: EventKind) -> Self {
-        Self { at, kind }
+        Self {
+            at,
+            kind,
+            promise: false,
+        }
     }
 
     /// A notice for one member.

@@ -45,6 +45,19 @@ pub enum Record {
     Audit(AuditEntry),
 }
 
+impl Record {
+    /// Whether a member is told this was kept (an answer such as "they will get your
+    /// message" or "banned"), so that answer must wait until the record is stored. Said lines
+    /// have their own gate (nobody sees one before it is stored); the audit trail and the
+    /// bookkeeping of delivered messages promise nobody anything.
+    pub fn is_promised(&self) -> bool {
+        !matches!(
+            self,
+            Record::Line(_) | Record::Audit(_) | Record::OfflineDelivered { .. }
+        )
+    }
+}
+
 /// Who a ban keeps out: an account (every key it holds), one key, or an address (for people
 /// without a key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

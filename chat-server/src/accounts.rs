@@ -16,13 +16,13 @@ use chat_core::journal::Record;
 use chat_core::{AccountRef, JoinRequest, KeysCommand};
 use chat_store::directory::{Account, Actor, DirectoryError};
 use chrono::Utc;
-use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::Runtime;
 use crate::config::JoinPolicy;
 use crate::directory::Lookup;
 use crate::keys::{self, CheckedKey};
+use crate::persist::DirectoryFeed;
 
 /// How long a newcomer's registration (one directory write) may take before the newcomer
 /// joins unverified instead.
@@ -331,19 +331,32 @@ impl Runtime {
         self.directory.forget_account(&account.id);
     }
 
-    /// Carries out the account changes the hub recorded (renames, operator grants), and
-    /// keeps the hub's knowledge of names in step with the directory.
-    pub(crate) async fn run_directory_worker(
-        self: Arc<Self>,
-        mut records: mpsc::UnboundedReceiver<Record>,
-    ) {
+    /// Carries out the account changes the hub recorded (renames, operator grants), in
+    /// order, retrying while the directory is out; and keeps the hub's knowledge of names in
+    /// step with the directory. Reports how far it got, so that an answer promising a change
+    /// waits for it ([`crate::persist::PersistLink::hold_back`]).
+    pub(crate) async fn run_directory_worker(self: Arc<Self>, feed: DirectoryFeed) {
+        let DirectoryFeed {
+            mut records,
+            progress,
+        } = feed;
         let mut refresh = tokio::time::interval(self.config.account_refresh);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut known: HashMap<String, AccountRef> = HashMap::new();
         loop {
             tokio::select! {
                 record = records.recv() => match record {
-                    Some(record) => self.apply_account_record(record).await,
+                    Some((seq, record)) => {
+                        let mut backoff = Duration::from_millis(100);
+                        while !self.apply_account_record(&record).await {
+                            progress.failed();
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(30));
+                        }
+                        if progress.done(seq) {
+                            info!("the key directory is writable again");
+                        }
+                    }
                     None => return,
                 },
                 _ = refresh.tick() => self.refresh_accounts(&mut known).await,
@@ -351,39 +364,45 @@ impl Runtime {
         }
     }
 
-    async fn apply_account_record(&self, record: Record) {
+    /// Carries out one account change: false if the directory is out and it should be
+    /// tried again. A refusal is final, and the hub is told.
+    async fn apply_account_record(&self, record: &Record) -> bool {
         let directory = self.directory.directory();
         let actor = Actor::new("chat", None);
         match record {
             Record::Claim { account, name } => {
-                match directory.rename_account(&account, &name, &actor).await {
+                match directory.rename_account(account, name, &actor).await {
                     Ok(renamed) => {
                         self.account_changed(&renamed, &actor, &format!("rename to {name}"))
                     }
                     Err(DirectoryError::NameTaken { .. }) => {
                         let owner = directory
-                            .account_by_name(&name)
+                            .account_by_name(name)
                             .await
                             .ok()
                             .flatten()
                             .map(|a| (a.id, a.name));
                         self.hub
                             .lock()
-                            .claim_refused(&account, &name, owner, Utc::now());
+                            .claim_refused(account, name, owner, Utc::now());
                     }
                     Err(DirectoryError::NoSuchAccount) => {
-                        self.hub.lock().account_deleted(&account, Utc::now());
+                        self.hub.lock().account_deleted(account, Utc::now());
                     }
                     Err(error) => {
                         self.directory.count_error(&error);
-                        warn!(%error, %account, %name, "cannot rename the account in the directory; the name holds for this session");
+                        if error.is_outage() {
+                            warn!(%error, %account, %name, "cannot rename the account in the directory; will try again");
+                            return false;
+                        }
+                        warn!(%error, %account, %name, "the directory refused the rename; the name holds for this session");
                     }
                 }
             }
             Record::Operator { account, granted } => {
-                match directory.set_operator(&account, granted, &actor).await {
+                match directory.set_operator(account, *granted, &actor).await {
                     Ok(changed) => {
-                        let what = if granted {
+                        let what = if *granted {
                             "make operator"
                         } else {
                             "unmake operator"
@@ -392,12 +411,17 @@ impl Runtime {
                     }
                     Err(error) => {
                         self.directory.count_error(&error);
-                        warn!(%error, %account, granted, "cannot store the operator grant in the directory; it holds for this session");
+                        if error.is_outage() {
+                            warn!(%error, %account, granted, "cannot store the operator grant in the directory; will try again");
+                            return false;
+                        }
+                        warn!(%error, %account, granted, "the directory refused the operator grant; it holds for this session");
                     }
                 }
             }
             _ => {}
         }
+        true
     }
 
     /// Reads every account again and tells the hub what changed since the last time.

@@ -44,12 +44,10 @@ use std::time::Duration;
 
 pub use chat_core;
 use chat_core::Hub;
-use chat_core::journal::Record;
 pub use chat_store;
 use chat_store::StoreError;
 use parking_lot::{Mutex, RwLock};
 use thiserror::Error;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -61,7 +59,7 @@ use crate::directory::DirectoryCache;
 use crate::hub::SharedHub;
 use crate::keyfile::KeyFileError;
 use crate::metrics::Metrics;
-use crate::persist::{EdgeJournal, PersistLink, Writer};
+use crate::persist::{DirectoryFeed, EdgeJournal, PersistLink, Writer};
 
 #[derive(Debug, Error)]
 pub enum RuntimeError {
@@ -77,8 +75,9 @@ pub enum RuntimeError {
 pub struct Runtime {
     pub config: RuntimeConfig,
     pub hub: SharedHub,
-    /// The store's progress, for holding back lines until they are stored.
-    pub persist: Option<PersistLink>,
+    /// The store's and the directory's progress, for holding back lines and promises until
+    /// they are stored.
+    pub persist: PersistLink,
     /// The allowlist and admins, as last read.
     pub access: RwLock<AccessList>,
     /// The key directory, behind its cache.
@@ -97,7 +96,7 @@ pub struct Runtime {
     /// The writer, until [`Runtime::start`] spawns it.
     writer: Mutex<Option<Writer>>,
     /// Account changes the hub records, until [`Runtime::start`] gives them to their worker.
-    account_records: Mutex<Option<mpsc::UnboundedReceiver<Record>>>,
+    account_records: Mutex<Option<DirectoryFeed>>,
     background: Mutex<Background>,
     /// Held by whoever runs the shutdown; the others wait for it to finish.
     closing: tokio::sync::Mutex<bool>,
@@ -126,36 +125,19 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, RuntimeError> {
         let access = AccessList::load(&config.access)?;
         info!(access = %access.summary(), "read the access files");
-        let (account_sender, account_records) = mpsc::unbounded_channel();
-        let (mut hub, persist, writer) = match &config.store {
-            None => (
-                Hub::with_journal(
-                    config.hub.clone(),
-                    EdgeJournal::disabled(config.log_messages),
-                ),
-                None,
-                None,
-            ),
-            Some(store) => {
-                let rooms = config.hub.max_idle_rooms + 1;
-                let snapshot = store.snapshot(config.hub.history_len, rooms)?;
-                info!(
-                    claims = snapshot.claims.len(),
-                    lines = snapshot.history.len(),
-                    "restored from the store"
-                );
-                let (journal, link, writer) =
-                    persist::connect(Arc::clone(store), config.retention, config.log_messages);
-                let mut hub = Hub::with_journal(config.hub.clone(), journal);
-                hub.restore(snapshot);
-                (hub, Some(link), Some(writer))
-            }
-        };
-        let journal = std::mem::replace(
-            hub.journal_mut(),
-            EdgeJournal::disabled(config.log_messages),
-        );
-        *hub.journal_mut() = journal.with_directory(account_sender);
+        let (journal, persist, writer, directory_feed) =
+            persist::connect(config.store.clone(), config.retention, config.log_messages);
+        let mut hub = Hub::with_journal(config.hub.clone(), journal);
+        if let Some(store) = &config.store {
+            let rooms = config.hub.max_idle_rooms + 1;
+            let snapshot = store.snapshot(config.hub.history_len, rooms)?;
+            info!(
+                claims = snapshot.claims.len(),
+                lines = snapshot.history.len(),
+                "restored from the store"
+            );
+            hub.restore(snapshot);
+        }
         hub.set_admins(access.admins.clone());
         if let Some(cluster) = &config.cluster {
             hub.set_bus(Box::new(cluster.sink()));
@@ -170,7 +152,7 @@ impl Runtime {
             metrics,
             directory,
             signin: signin::SigninLinks::default(),
-            account_records: Mutex::new(Some(account_records)),
+            account_records: Mutex::new(Some(directory_feed)),
             access: RwLock::new(access),
             hub: Arc::new(Mutex::new(hub)),
             config,
@@ -198,7 +180,7 @@ impl Runtime {
             .account_records
             .lock()
             .take()
-            .map(|records| tokio::spawn(Arc::clone(self).run_directory_worker(records)));
+            .map(|feed| tokio::spawn(Arc::clone(self).run_directory_worker(feed)));
         background.writer = self.writer.lock().take().map(|w| tokio::spawn(w.run()));
         background.ticker = Some(tokio::spawn(tick(
             Arc::clone(&self.hub),

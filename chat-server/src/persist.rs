@@ -4,16 +4,23 @@
 //! The hub records under its lock into an unbounded channel (it must never wait on disk). A
 //! writer task takes everything waiting, applies it to the store in one transaction off the
 //! async runtime, and publishes how far it has committed. Connection tasks hold back a said
-//! line until the writer has committed it ([`PersistLink::committed`]): a line someone has seen
-//! is a line on disk, even if the server is killed the next moment. A failing store does not
-//! stop the chat: the writer logs, counts, retries with backoff, and meanwhile nobody waits.
+//! line, and an answer that promises a record, until the writer has committed it
+//! ([`PersistLink::hold_back`]): a line someone has seen is a line on disk, and "they will get
+//! your message" is a message on disk, even if the server is killed the next moment. Account
+//! changes (renames, operator grants) go to the key directory's worker, whose progress is
+//! tracked the same way. A failing store does not stop the chat: the writer logs, counts,
+//! retries with backoff, meanwhile nobody waits, and a promise made then says it is not
+//! stored yet.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chat_core::journal::{Journal, Record};
+use chat_core::journal::{Journal, Record, StoredLine};
+use chat_core::{Event, NoticeLevel};
 use chat_store::{Retention, Store};
+use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
@@ -28,30 +35,41 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// The hub's journal: logs what must be logged (operator actions always, chat text only if
 /// the operator asked), numbers each record and queues it for the writer; changes to
-/// accounts (renames, operator grants) go to the directory's worker instead.
+/// accounts (renames, operator grants) go to the directory's worker instead, numbered in
+/// their own sequence.
 #[derive(Debug)]
 pub struct EdgeJournal {
-    sender: Option<mpsc::UnboundedSender<(u64, Record)>>,
-    directory: Option<mpsc::UnboundedSender<Record>>,
-    issued: Arc<AtomicU64>,
+    store: Option<Queue>,
+    directory: Option<Queue>,
     log_messages: bool,
 }
 
+/// Records on their way to a worker, numbered in the order issued.
+#[derive(Debug)]
+struct Queue {
+    sender: mpsc::UnboundedSender<(u64, Record)>,
+    issued: Arc<AtomicU64>,
+}
+
+/// The worker's end of a [`Queue`].
+pub(crate) type Numbered = mpsc::UnboundedReceiver<(u64, Record)>;
+
+impl Queue {
+    fn push(&self, record: Record) {
+        let seq = self.issued.fetch_add(1, Ordering::AcqRel) + 1;
+        // A closed channel means the server is shutting down; nothing more can be kept.
+        let _ = self.sender.send((seq, record));
+    }
+}
+
 impl EdgeJournal {
-    /// A journal that stores nothing (no store configured, or shutting down); it still logs.
+    /// A journal that keeps nothing (shutting down); it still logs.
     pub fn disabled(log_messages: bool) -> Self {
         Self {
-            sender: None,
+            store: None,
             directory: None,
-            issued: Arc::new(AtomicU64::new(0)),
             log_messages,
         }
-    }
-
-    /// The same journal, sending account changes to `directory`.
-    pub fn with_directory(mut self, directory: mpsc::UnboundedSender<Record>) -> Self {
-        self.directory = Some(directory);
-        self
     }
 }
 
@@ -75,91 +93,199 @@ impl Journal for EdgeJournal {
             ),
             _ => {}
         }
-        if matches!(record, Record::Claim { .. } | Record::Operator { .. }) {
-            if let Some(directory) = &self.directory {
-                // A closed channel means the server is shutting down.
-                let _ = directory.send(record);
-            }
-            return;
-        }
-        if let Some(sender) = &self.sender {
-            let seq = self.issued.fetch_add(1, Ordering::AcqRel) + 1;
-            // A closed channel means the server is shutting down; nothing more can be kept.
-            let _ = sender.send((seq, record));
+        let queue = if matches!(record, Record::Claim { .. } | Record::Operator { .. }) {
+            &self.directory
+        } else {
+            &self.store
+        };
+        if let Some(queue) = queue {
+            queue.push(record);
         }
     }
 }
 
-/// What connection tasks know of the writer's progress.
+/// How far a background worker (the store's writer, the directory's worker) has got with
+/// the records handed to it, as connection tasks see it.
+#[derive(Debug, Clone)]
+struct Progress {
+    issued: Arc<AtomicU64>,
+    done: watch::Receiver<u64>,
+    /// Set while the worker's last attempt failed: nobody then waits for it.
+    failing: Arc<AtomicBool>,
+}
+
+/// The worker's end of a [`Progress`].
+#[derive(Debug)]
+pub(crate) struct Reporter {
+    done: watch::Sender<u64>,
+    failing: Arc<AtomicBool>,
+}
+
+/// A queue of numbered records, the worker that drains it and what the connections see of
+/// its progress.
+fn queue() -> (Queue, Numbered, Progress, Reporter) {
+    let (sender, records) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = watch::channel(0);
+    let failing = Arc::new(AtomicBool::new(false));
+    let issued = Arc::new(AtomicU64::new(0));
+    let progress = Progress {
+        issued: Arc::clone(&issued),
+        done: done_rx,
+        failing: Arc::clone(&failing),
+    };
+    let reporter = Reporter {
+        done: done_tx,
+        failing,
+    };
+    (Queue { sender, issued }, records, progress, reporter)
+}
+
+impl Progress {
+    /// Waits until every record issued so far is done, for at most `bound` and not at all
+    /// while the worker is failing: whether it is done.
+    async fn caught_up(&self, bound: Duration) -> bool {
+        let target = self.issued.load(Ordering::Acquire);
+        if *self.done.borrow() >= target {
+            return true;
+        }
+        if self.failing.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut done = self.done.clone();
+        // Woken by each record done, and by the worker when it starts failing.
+        let failing = Arc::clone(&self.failing);
+        let wait = done.wait_for(|&d| d >= target || failing.load(Ordering::Relaxed));
+        if tokio::time::timeout(bound, wait).await.is_err() {
+            warn!(
+                target,
+                "a writer is slow: showing what it has not finished yet"
+            );
+        }
+        *self.done.borrow() >= target
+    }
+}
+
+impl Reporter {
+    /// Everything up to `upto` is done. Returns whether the worker was failing until now.
+    pub(crate) fn done(&self, upto: u64) -> bool {
+        let was_failing = self.failing.swap(false, Ordering::Relaxed);
+        self.done.send_replace(upto);
+        was_failing
+    }
+
+    /// The last attempt failed and will be retried. Returns whether it was working until now.
+    pub(crate) fn failed(&self) -> bool {
+        let was_working = !self.failing.swap(true, Ordering::Relaxed);
+        if was_working {
+            // Wake whoever waits for a record that will not be done soon.
+            self.done.send_modify(|_| {});
+        }
+        was_working
+    }
+}
+
+/// What connection tasks know of the writers' progress: they hold back what the store has
+/// not committed yet.
 #[derive(Debug, Clone)]
 pub struct PersistLink {
-    issued: Arc<AtomicU64>,
-    committed: watch::Receiver<u64>,
-    /// Set while the store is failing: deliveries then go out without waiting.
-    degraded: Arc<AtomicBool>,
+    /// The store's writer; `None` without a store.
+    store: Option<Progress>,
+    /// The directory's worker (renames and operator grants).
+    directory: Progress,
 }
 
 impl PersistLink {
-    /// Waits until every record issued so far is committed (or the store is failing, or a
-    /// bound passes). Called before a said line goes out to a member.
-    pub async fn committed(&self) {
-        let target = self.issued.load(Ordering::Acquire);
-        if *self.committed.borrow() >= target || self.degraded.load(Ordering::Relaxed) {
-            return;
+    /// Waits until what `batch` depends on is stored, so that nothing a member sees can be
+    /// lost to a crash the next moment: a said line is on disk before anyone sees it, and an
+    /// answer that promises a record (a message kept, a ban, a setting) goes out only once
+    /// that record is committed. Waits at most a bound, and not at all while the store is
+    /// failing: the chat goes on. Returns a notice to show after the batch when a promise
+    /// could not be kept yet, so the member is told plainly.
+    pub async fn hold_back<E: Borrow<Event>>(&self, batch: &[E]) -> Option<Event> {
+        let promises = batch.iter().any(|e| e.borrow().promise);
+        if !promises
+            && !batch
+                .iter()
+                .any(|e| StoredLine::from_event(e.borrow()).is_some())
+        {
+            return None;
         }
-        let mut committed = self.committed.clone();
-        // Woken by each commit, and by the writer when the store starts failing.
-        let degraded = Arc::clone(&self.degraded);
-        let wait = committed.wait_for(|&c| c >= target || degraded.load(Ordering::Relaxed));
-        if tokio::time::timeout(COMMIT_WAIT, wait).await.is_err() {
-            warn!(
-                target,
-                "the store is slow: delivering a line before it is committed"
-            );
+        let stored = match &self.store {
+            Some(store) => store.caught_up(COMMIT_WAIT).await,
+            None => true,
+        };
+        if !promises {
+            return None;
         }
+        let renamed = self.directory.caught_up(COMMIT_WAIT).await;
+        let text = match (stored, renamed) {
+            (true, true) => return None,
+            (false, _) => NOT_STORED,
+            (true, false) => NOT_IN_DIRECTORY,
+        };
+        Some(Event::notice(Utc::now(), NoticeLevel::Error, text))
     }
 }
+
+/// What a member is told when the answer they just had could not be stored yet.
+pub const NOT_STORED: &str = "not stored yet: the server cannot write to its store right now. \
+    That holds while the server runs and is written once the store recovers, but a restart \
+    before then would lose it";
+/// ...and when the key directory cannot be written.
+pub const NOT_IN_DIRECTORY: &str = "not stored yet: the key directory cannot be written right \
+    now. That holds while the server runs and is written once the directory answers again, but \
+    a restart before then would lose it";
 
 /// The writer's end, started once the server runs.
 pub(crate) struct Writer {
     store: Arc<dyn Store>,
     retention: Retention,
-    records: mpsc::UnboundedReceiver<(u64, Record)>,
-    committed: watch::Sender<u64>,
-    degraded: Arc<AtomicBool>,
+    records: Numbered,
+    progress: Reporter,
     failures: Arc<AtomicU64>,
 }
 
-/// Wires a store up: the hub's journal, the connection tasks' link, and the writer.
+/// What the directory's worker is handed: account changes the hub recorded, numbered, and
+/// where it reports how far it got.
+pub(crate) struct DirectoryFeed {
+    pub(crate) records: Numbered,
+    pub(crate) progress: Reporter,
+}
+
+/// Wires the journal up: the hub's journal, the connection tasks' link, the store's writer
+/// (if there is a store) and the directory worker's feed.
 pub(crate) fn connect(
-    store: Arc<dyn Store>,
+    store: Option<Arc<dyn Store>>,
     retention: Retention,
     log_messages: bool,
-) -> (EdgeJournal, PersistLink, Writer) {
-    let (sender, records) = mpsc::unbounded_channel();
-    let issued = Arc::new(AtomicU64::new(0));
-    let (committed_tx, committed_rx) = watch::channel(0);
-    let degraded = Arc::new(AtomicBool::new(false));
-    let journal = EdgeJournal {
-        sender: Some(sender),
-        directory: None,
-        issued: Arc::clone(&issued),
+) -> (EdgeJournal, PersistLink, Option<Writer>, DirectoryFeed) {
+    let (to_directory, directory_records, directory_progress, directory_reporter) = queue();
+    let mut journal = EdgeJournal {
+        store: None,
+        directory: Some(to_directory),
         log_messages,
     };
-    let link = PersistLink {
-        issued,
-        committed: committed_rx,
-        degraded: Arc::clone(&degraded),
+    let mut link = PersistLink {
+        store: None,
+        directory: directory_progress,
     };
-    let writer = Writer {
-        store,
-        retention,
-        records,
-        committed: committed_tx,
-        degraded,
-        failures: Arc::new(AtomicU64::new(0)),
+    let writer = store.map(|store| {
+        let (to_store, records, progress, reporter) = queue();
+        journal.store = Some(to_store);
+        link.store = Some(progress);
+        Writer {
+            store,
+            retention,
+            records,
+            progress: reporter,
+            failures: Arc::new(AtomicU64::new(0)),
+        }
+    });
+    let feed = DirectoryFeed {
+        records: directory_records,
+        progress: directory_reporter,
     };
-    (journal, link, writer)
+    (journal, link, writer, feed)
 }
 
 impl Writer {
@@ -199,19 +325,14 @@ impl Writer {
             match result {
                 Ok(Ok(())) => {
                     backlog.clear();
-                    self.committed.send_replace(upto);
-                    if self.degraded.swap(false, Ordering::Relaxed) {
+                    if self.progress.done(upto) {
                         info!("the store is writable again");
                     }
                     backoff = Duration::from_millis(100);
                 }
                 Ok(Err(e)) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
-                    if !self.degraded.swap(true, Ordering::Relaxed) {
-                        // Wake deliveries waiting for a commit that will not come soon.
-                        let at = *self.committed.borrow();
-                        self.committed.send_replace(at);
-                    }
+                    self.progress.failed();
                     error!(error = %e, waiting = backlog.len(), retry_in = ?backoff, "cannot write to the store; chat goes on, will retry");
                     if backlog.len() > MAX_BACKLOG {
                         let dropped = backlog.len() - MAX_BACKLOG;

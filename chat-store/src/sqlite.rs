@@ -525,7 +525,10 @@ impl Store for SqliteStore {
     fn apply(&self, records: &[Record]) -> Result<(), StoreError> {
         let mut connection = self.connection.lock();
         let run = |connection: &mut Connection| -> rusqlite::Result<()> {
-            let tx = connection.transaction()?;
+            // Immediate: a deferred transaction that reads before it writes fails at once
+            // (SQLITE_BUSY, no waiting) if the directory's connection to the same file
+            // commits in between; taking the write lock first waits for it instead.
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for record in records {
                 write(&tx, record)?;
             }
@@ -552,7 +555,7 @@ impl Store for SqliteStore {
     fn prune(&self, retention: Retention, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut connection = self.connection.lock();
         let run = |connection: &mut Connection| -> rusqlite::Result<usize> {
-            let tx = connection.transaction()?;
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut gone = 0;
             if let Some(max_age) = retention.max_age {
                 let age = chrono::TimeDelta::from_std(max_age).unwrap_or(chrono::TimeDelta::MAX);

@@ -38,6 +38,7 @@ pub(super) fn submit<O: Outbox, J: Journal>(
 ) -> Outcome {
     let mut exit = false;
     let mut request = None;
+    hub.promised = false;
     let result = match hub.members.get_mut(&id) {
         None => refuse("you are not connected"),
         Some(_) if line.trim().is_empty() => Ok(None),
@@ -78,7 +79,9 @@ pub(super) fn submit<O: Outbox, J: Journal>(
     let failed = match result {
         Ok(None) => false,
         Ok(Some(text)) => {
-            hub.notify(id, now, NoticeLevel::Info, text);
+            let mut answer = Event::notice(now, NoticeLevel::Info, text);
+            answer.promise = std::mem::take(&mut hub.promised);
+            hub.deliver_to(id, Arc::new(answer));
             false
         }
         Err(Refusal(text)) => {
@@ -534,7 +537,7 @@ pub(super) fn rename<O: Outbox, J: Journal>(
     member_mut(hub, id).name = new.clone();
     if let Some(account) = account.filter(|_| visible) {
         hub.claims.claim(&account, &new);
-        hub.journal.record(Record::Claim {
+        hub.remember(Record::Claim {
             account,
             name: new.clone(),
         });
@@ -633,7 +636,7 @@ fn keep_message<O: Outbox, J: Journal>(
     }
     let sender = hub.members[&from].name.clone();
     hub.offline_counts.insert(owner.clone(), waiting + 1);
-    hub.journal.record(Record::Offline(OfflineMessage {
+    hub.remember(Record::Offline(OfflineMessage {
         to: owner,
         from: sender,
         text: text.clone(),

@@ -272,6 +272,9 @@ pub struct Hub<O, J = NoJournal> {
     remote_names: HashMap<String, cluster::RemoteId>,
     next_id: u64,
     stats: HubStats,
+    /// Whether the command being carried out recorded something its answer promises (see
+    /// [`Record::is_promised`]); [`commands::submit`] marks the answer a promise.
+    promised: bool,
 }
 
 /// What a member's session calls into: the hub itself, or at a concurrent edge a wrapper that
@@ -322,6 +325,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             remote_names: HashMap::new(),
             next_id: 1,
             stats: HubStats::default(),
+            promised: false,
         }
     }
 
@@ -362,6 +366,12 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
 
     pub fn journal_mut(&mut self) -> &mut J {
         &mut self.journal
+    }
+
+    /// Hands a record to the journal, noting whether the answer being made promises it.
+    fn remember(&mut self, record: Record) {
+        self.promised |= record.is_promised();
+        self.journal.record(record);
     }
 
     /// How many members are connected, invisible ones included.
@@ -661,7 +671,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
                 .collect(),
             last_room: Some(self.room_name(&member.room)),
         };
-        self.journal.record(Record::Profile { owner, settings });
+        self.remember(Record::Profile { owner, settings });
     }
 
     /// Shows a joining member the private messages left for it, and forgets them.
@@ -683,8 +693,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         if let Some(waiting) = self.offline_counts.get_mut(&owner) {
             *waiting = waiting.saturating_sub(count);
         }
-        self.journal
-            .record(Record::OfflineDelivered { owner, count });
+        self.remember(Record::OfflineDelivered { owner, count });
     }
 }
 

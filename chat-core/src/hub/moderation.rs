@@ -116,7 +116,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             by_fingerprint: member.fingerprint.clone(),
             action,
         };
-        self.journal.record(Record::Audit(entry));
+        self.remember(Record::Audit(entry));
     }
 }
 
@@ -183,12 +183,12 @@ pub(super) fn execute<O: Outbox, J: Journal>(
                 let matches = Some(&ban.target) == parsed.as_ref()
                     || ban.name.as_deref().is_some_and(|n| name::fold(n) == folded);
                 if matches {
-                    hub.journal.record(Record::Unban(ban.target.clone()));
                     lifted.push(ban.target.clone());
                 }
                 !matches
             });
             for target in lifted {
+                hub.remember(Record::Unban(target.clone()));
                 hub.publish(BusEvent::Unban(target));
             }
             if hub.bans.len() == before {
@@ -380,7 +380,7 @@ fn ban<O: Outbox, J: Journal>(
     };
     hub.bans.retain(|b| b.target != target);
     hub.bans.push(ban.clone());
-    hub.journal.record(Record::Ban(ban.clone()));
+    hub.remember(Record::Ban(ban.clone()));
     hub.publish(BusEvent::Ban(ban));
     // Everyone the ban covers goes at once (on other nodes, when they hear of it).
     let covered = hub.covered_by(&target);
@@ -496,7 +496,7 @@ fn set_operator<O: Outbox, J: Journal>(
             return refuse(format!("{target_name} is not an operator"));
         }
     }
-    hub.journal.record(Record::Operator {
+    hub.remember(Record::Operator {
         account: account.clone(),
         granted: grant,
     });

@@ -131,7 +131,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         if let Some(line) = StoredLine::from_event(&event) {
             // Recorded before it is broadcast, so an edge can hold deliveries until the line is
             // stored and nothing anyone has seen is lost in a crash.
-            self.journal.record(Record::Line(line));
+            self.remember(Record::Line(line));
         }
         let event = Arc::new(event);
         if let Some(room) = self.rooms.get_mut(&key)

@@ -90,6 +90,19 @@ impl Harness {
             .collect()
     }
 
+    /// The notices `id` received since last asked, each with whether it is a promise (held
+    /// back by the edge until what it promises is stored).
+    fn answers(&self, id: MemberId) -> Vec<(String, bool)> {
+        self.boxes[&id]
+            .take()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Notice { text, .. } => Some((text.clone(), e.promise)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The records the hub handed to its journal since last asked.
     fn records(&mut self) -> Vec<Record> {
         std::mem::take(self.hub.journal_mut())

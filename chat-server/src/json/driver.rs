@@ -4,7 +4,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chat_core::journal::StoredLine;
 use chat_core::rate::TokenBucket;
 use chat_core::{Event, EventKind, MemberId, NoticeLevel, Request};
 use chrono::{DateTime, Utc};
@@ -376,13 +375,10 @@ impl Connection<'_> {
 
     /// Encodes events from the outbox.
     async fn show(&mut self, batch: &[Arc<Event>]) {
-        if let Some(persist) = &self.runtime.persist
-            && batch.iter().any(|e| StoredLine::from_event(e).is_some())
-        {
-            // A line goes out only once it is stored, as on a terminal.
-            persist.committed().await;
-        }
-        for event in batch {
+        // A line, or an answer that promises a record, goes out only once it is stored, as
+        // on a terminal.
+        let warning = self.runtime.persist.hold_back(batch).await;
+        for event in batch.iter().map(|e| &**e).chain(warning.as_ref()) {
             let message = self.encoder.event(event);
             self.out.extend_from_slice(&message.to_line());
         }

@@ -88,6 +88,10 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         }
         None => {}
     }
+    // "they will get your message" is printed only once the message is stored.
+    if let Some(warning) = shared.runtime.persist.hold_back(&events).await {
+        events.push(warning);
+    }
     let view = View {
         me: &outcome.me.name,
         prefs: &outcome.me.prefs,

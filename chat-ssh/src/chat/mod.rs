@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chat_core::journal::StoredLine;
 use chat_core::rate::TokenBucket;
 use chat_core::{Event, Flow, NoticeLevel, Session, SessionKind, TermSize, Theme};
 use chrono::Utc;
@@ -267,13 +266,13 @@ async fn show(
     if batch.is_empty() {
         return;
     }
-    if let Some(persist) = &shared.runtime.persist
-        && batch.iter().any(|e| StoredLine::from_event(e).is_some())
-    {
-        // A line goes out only once it is stored: nothing anyone saw is lost.
-        persist.committed().await;
-    }
+    // A line goes out only once it is stored, and so does an answer that promises a record:
+    // nothing anyone saw or was told is lost.
+    let warning = shared.runtime.persist.hold_back(batch).await;
     session.show(batch, out);
+    if let Some(warning) = warning {
+        session.show_event(&warning, out);
+    }
     output.send(out);
     record_latency(shared, batch);
 }

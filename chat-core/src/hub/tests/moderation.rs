@@ -246,6 +246,28 @@ fn muted_members_can_read_but_not_talk() {
 }
 
 #[test]
+fn bans_unbans_and_grants_answer_with_promises() {
+    let (mut h, op, _bob) = with_an_operator();
+    let guest = keyless_from(&mut h, "guest", "198.51.100.7");
+    for line in ["/ban guest", "/unban guest", "/op bob", "/deop bob"] {
+        h.clear();
+        assert!(!h.say(op, line).failed, "{line}");
+        let answers = h.answers(op);
+        assert!(
+            !answers.is_empty() && answers.iter().all(|(_, promise)| *promise),
+            "{line}: {answers:?}"
+        );
+    }
+    h.clear();
+    assert!(!h.say(op, "/kick bob").failed);
+    assert!(
+        h.answers(op).iter().all(|(_, promise)| !promise),
+        "a kick keeps nothing"
+    );
+    let _ = guest;
+}
+
+#[test]
 fn operators_can_be_made_and_unmade_but_admins_stay() {
     let (mut h, op, bob) = with_an_operator();
     let guest = h.join("guest");

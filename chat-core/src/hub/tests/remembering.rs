@@ -377,6 +377,49 @@ fn messages_for_an_offline_owner_are_kept_and_delivered_on_return() {
 }
 
 #[test]
+fn answers_that_promise_a_record_are_marked_as_promises_and_no_others() {
+    let mut h = Harness::new();
+    let alice = join_alice(&mut h);
+    h.hub.leave(alice, h.now);
+    let bob = h.join("bob");
+    let carol = join_with_account(&mut h, "carol", "SHA256:carol", "acct-carol");
+    h.clear();
+    h.say(bob, "/msg alice see you tomorrow");
+    assert_eq!(
+        h.answers(bob),
+        [(
+            "alice is offline; they will get your message when they next join".to_owned(),
+            true
+        )],
+        "a message kept for someone offline"
+    );
+    h.say(carol, "/timestamp off");
+    let answers = h.answers(carol);
+    assert!(
+        answers.len() == 1 && answers[0].1,
+        "a setting changed: {answers:?}"
+    );
+    for (who, line) in [(bob, "/timestamp off"), (carol, "/motd"), (carol, "/nope")] {
+        h.say(who, line);
+        let answers = h.answers(who);
+        assert!(
+            !answers.is_empty() && answers.iter().all(|(_, promise)| !promise),
+            "{line} promises nothing stored: {answers:?}"
+        );
+    }
+    h.say(carol, "/msg bob hi");
+    h.say(bob, "hello");
+    assert!(
+        h.answers(carol).iter().all(|(_, promise)| !promise),
+        "nor do other members' events"
+    );
+}
+
+fn join_with_account(h: &mut Harness, name: &str, key: &str, id: &str) -> MemberId {
+    h.join_with(registered(name, key, id, name), 100)
+}
+
+#[test]
 fn offline_messages_are_bounded_per_recipient() {
     let mut h = Harness::with_config(HubConfig {
         max_offline_messages: 2,
