@@ -109,7 +109,9 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
     }
 
     fn audit(&mut self, by: MemberId, action: String, now: DateTime<Utc>) {
-        let member = &self.members[&by];
+        let Some(member) = self.members.get(&by) else {
+            return; // cannot happen: an operator's own action never removes them
+        };
         let entry = AuditEntry {
             at: now,
             by: member.name.clone(),
@@ -357,10 +359,15 @@ fn ban<O: Outbox, J: Journal>(
     let myself = match &target {
         BanTarget::Key(fp) => me.fingerprint.as_deref() == Some(fp.as_str()),
         BanTarget::Account(id) => me.account.as_deref() == Some(id.as_str()),
-        BanTarget::Ip(_) => false,
+        BanTarget::Ip(ip) => me.ip == Some(*ip),
     };
     if myself {
-        return refuse("you cannot ban yourself");
+        return refuse(match &target {
+            BanTarget::Ip(ip) => {
+                format!("you connect from {ip} yourself: banning it would shut you out too")
+            }
+            _ => "you cannot ban yourself".to_owned(),
+        });
     }
     let until = match duration {
         Some(d) => Some(

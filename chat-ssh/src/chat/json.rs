@@ -8,7 +8,7 @@ use chat_server::json::{self, InputLimits, JsonEnding, JsonInput, JsonSink, Json
 use tokio::sync::mpsc;
 
 use super::output::Output;
-use super::{ChatStart, GOODBYE, Input};
+use super::{ChatStart, GOODBYE, Input, STALLED_GRACE};
 
 /// The channel's input as the driver reads it: window changes mean nothing here.
 struct Source<'a>(&'a mut mpsc::Receiver<Input>);
@@ -72,6 +72,11 @@ pub(crate) async fn run_json(mut start: ChatStart) {
             sink.0.finish(0, GOODBYE).await;
         }
         JsonEnding::Closed(_) => {
+            if !sink.0.drains_within(STALLED_GRACE).await {
+                // A bot that is not reading is cut off at once, as a terminal is.
+                start.kill.cancel();
+                return;
+            }
             let goodbye = async {
                 sink.0.finish(1, GOODBYE).await;
                 while start.input.recv().await.is_some() {}

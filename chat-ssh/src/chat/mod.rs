@@ -79,6 +79,9 @@ impl ChatStart {
 const MAX_BATCH: usize = 256;
 /// How long a goodbye (a last notice, then closing the channel) may take.
 const GOODBYE: Duration = Duration::from_secs(2);
+/// How long a member closed by the hub (kicked, banned) may take to accept its last words
+/// before it counts as not reading and is cut off without them.
+const STALLED_GRACE: Duration = Duration::from_millis(50);
 
 /// Why the loop ended.
 enum Ending {
@@ -244,6 +247,13 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
             info!(member = id.get(), %reason, "closed by the hub");
             session.show_notice(Utc::now(), NoticeLevel::Error, &reason, &mut out);
             output.send(&mut out);
+            if !output.drains_within(STALLED_GRACE).await {
+                // A client that is not reading cannot see why, and would keep the goodbye
+                // waiting on its window: cut it off now.
+                info!(member = id.get(), "not reading; cut off at once");
+                start.kill.cancel();
+                return;
+            }
             let goodbye = async {
                 output.finish(1, GOODBYE).await;
                 // Wait for the client to hang up (its input closes with the connection).

@@ -149,6 +149,17 @@ impl Output {
         self.drained.notified().await;
     }
 
+    /// Waits at most `within` for everything queued to go out: false if the client is not
+    /// taking it (its window stays shut).
+    pub(crate) async fn drains_within(&self, within: Duration) -> bool {
+        let drained = async {
+            while self.backlog.load(Ordering::Acquire) != 0 {
+                self.drained.notified().await;
+            }
+        };
+        tokio::time::timeout(within, drained).await.is_ok()
+    }
+
     /// Resolves when the writer has stopped (the connection is gone).
     pub(crate) async fn stopped(&self) {
         self.done.cancelled().await;

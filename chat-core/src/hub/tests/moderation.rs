@@ -203,6 +203,33 @@ fn a_keyless_member_is_banned_by_address() {
 }
 
 #[test]
+fn an_operator_cannot_ban_the_address_they_connect_from() {
+    // Regression: the ban covered the operator too and removed them, and the hub panicked
+    // writing the audit entry for an operator who was no longer there.
+    let mut h = Harness::new();
+    h.hub.set_admins(HashSet::from([OP_KEY.to_owned()]));
+    let mut request = registered("op", OP_KEY, OP_ACCOUNT);
+    request.ip = Some("192.0.2.7".parse().unwrap());
+    let op = h.join_with(request, 1000);
+    let guest = keyless_from(&mut h, "guest", "192.0.2.7");
+    h.clear();
+    for line in ["/ban guest", "/ban ip:192.0.2.7 1h"] {
+        assert!(h.say(op, line).failed, "{line}");
+        assert_eq!(
+            h.notices(op),
+            ["you connect from 192.0.2.7 yourself: banning it would shut you out too"]
+        );
+    }
+    assert_eq!(h.hub.name_of(op), Some("op"));
+    assert_eq!(h.hub.name_of(guest), Some("guest"));
+    assert!(
+        h.hub
+            .ban_for(None, None, "192.0.2.7".parse().ok(), h.now)
+            .is_none()
+    );
+}
+
+#[test]
 fn an_offline_owner_is_banned_by_the_account_that_owns_the_name() {
     let (mut h, op, bob) = with_an_operator();
     h.hub.leave(bob, h.now);
