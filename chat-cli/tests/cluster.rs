@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Identity, PlainSession, ServerProcess, exec, make_key};
+use support::{Identity, PlainSession, ServerProcess, exec, http_get, make_key, metric};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -258,32 +258,6 @@ fn three_nodes_are_one_chat() {
     assert!(!who.contains("frank"), "{who}");
     let mut again = PlainSession::open(&cluster.nodes[2], "frank", &Identity::Keyless);
     again.wait_for("Welcome, frank!", WAIT);
-}
-
-/// Fetches `path` from the metrics endpoint: (status line, body).
-fn http_get(port: u16, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    let _ = stream.read_to_string(&mut text);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
-        head.lines().next().unwrap_or("").to_owned(),
-        body.to_owned(),
-    )
-}
-
-fn metric(port: u16, name: &str) -> f64 {
-    let (_, body) = http_get(port, "/metrics");
-    body.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[test]

@@ -189,3 +189,109 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("locked by another process"), "{stderr}");
 }
+
+#[test]
+fn a_host_key_that_cannot_be_read_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_key = dir.path().join("host_ed25519_key");
+    // Root reads any file whatever its mode, and tests run as root in CI: a directory in
+    // its place cannot be read by anyone.
+    std::fs::create_dir(&host_key).unwrap();
+    let (code, stderr) = serve_failure(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read the host key"), "{stderr}");
+    assert!(stderr.contains(&host_key.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    std::fs::remove_dir(&host_key).unwrap();
+    std::fs::write(&host_key, "-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n").unwrap();
+    let (code, stderr) = serve_failure(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is not a valid unencrypted OpenSSH private key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_database_overwritten_with_garbage_while_running_harms_nobody_and_is_caught_at_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let alice_key = Identity::Key(make_key(keys.path(), "alice"));
+    let metrics = support::free_port();
+    let mut server = ServerProcess::start(
+        dir.path(),
+        &[
+            "--metrics-bind",
+            &format!("127.0.0.1:{metrics}"),
+            "--line-burst",
+            "1000",
+        ],
+    );
+    let mut bob = PlainSession::open(&server, "bob", &Identity::Keyless);
+    bob.wait_for("bob joined", WAIT);
+    let mut alice = PlainSession::open(&server, "alice", &alice_key);
+    alice.wait_for("alice joined", WAIT);
+    alice.send("before");
+    bob.wait_for("alice: before", WAIT);
+
+    // In place, as a runaway script or a bad restore would: the same file, garbage inside.
+    let database = dir.path().join("chat.db");
+    let size = std::fs::metadata(&database).unwrap().len().max(16 * 1024);
+    std::fs::write(&database, vec![0x5a_u8; usize::try_from(size).unwrap()]).unwrap();
+    for i in 0..20 {
+        alice.send(&format!("after {i}"));
+        bob.wait_for(&format!("alice: after {i}"), WAIT);
+    }
+    let (out, _, status) = exec(&server, "carol", &Identity::Keyless, "/who");
+    assert!(status.success() && out.contains("alice"), "{out}");
+    assert!(
+        support::http_get(metrics, "/healthz")
+            .0
+            .starts_with("HTTP/1.1"),
+        "the server answers"
+    );
+    let log = server.log();
+    assert!(
+        !log.iter().any(|l| l.contains("panicked")),
+        "{}",
+        log.join("\n")
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+    drop((alice, bob));
+
+    // At the restart, either SQLite's checkpoint of the WAL has written every page back
+    // (the shutdown does one) and the server starts with what it had, or the damage shows
+    // and the start-up is refused with a reason: never a panic, never a half-working server.
+    match start_or_refuse(dir.path()) {
+        Ok(server) => {
+            let (out, _, status) = exec(&server, "carol", &Identity::Keyless, "/history 50");
+            assert!(status.success(), "{out}");
+            assert!(out.contains("alice: before"), "{out}");
+        }
+        Err(stderr) => {
+            assert!(stderr.contains("corrupt"), "{stderr}");
+            assert!(stderr.contains("move it aside"), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+}
+
+/// Starts the server on `data_dir`: the running server, or what it said when it refused.
+fn start_or_refuse(data_dir: &std::path::Path) -> Result<ServerProcess, String> {
+    // An address of no interface here (TEST-NET-1): a server that gets as far as listening
+    // has opened and read its database, and then exits.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chat-cli"))
+        .args(["serve", "--bind", "192.0.2.1:2222", "--data-dir"])
+        .arg(data_dir)
+        .env("CHAT_WEB_BIND", "off")
+        .output()
+        .expect("the chat-cli binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    if stderr.contains("cannot listen on 192.0.2.1:2222") {
+        return Ok(ServerProcess::start(data_dir, &[]));
+    }
+    Err(stderr)
+}

@@ -348,8 +348,8 @@ impl Runtime {
                 record = records.recv() => match record {
                     Some((seq, record)) => {
                         let mut backoff = Duration::from_millis(100);
-                        while !self.apply_account_record(&record).await {
-                            progress.failed();
+                        while let Err(error) = self.apply_account_record(&record).await {
+                            progress.failed(&error);
                             tokio::time::sleep(backoff).await;
                             backoff = (backoff * 2).min(Duration::from_secs(30));
                         }
@@ -364,9 +364,9 @@ impl Runtime {
         }
     }
 
-    /// Carries out one account change: false if the directory is out and it should be
+    /// Carries out one account change: the error if the directory is out and it should be
     /// tried again. A refusal is final, and the hub is told.
-    async fn apply_account_record(&self, record: &Record) -> bool {
+    async fn apply_account_record(&self, record: &Record) -> Result<(), DirectoryError> {
         let directory = self.directory.directory();
         let actor = Actor::new("chat", None);
         match record {
@@ -393,7 +393,7 @@ impl Runtime {
                         self.directory.count_error(&error);
                         if error.is_outage() {
                             warn!(%error, %account, %name, "cannot rename the account in the directory; will try again");
-                            return false;
+                            return Err(error);
                         }
                         warn!(%error, %account, %name, "the directory refused the rename; the name holds for this session");
                     }
@@ -413,7 +413,7 @@ impl Runtime {
                         self.directory.count_error(&error);
                         if error.is_outage() {
                             warn!(%error, %account, granted, "cannot store the operator grant in the directory; will try again");
-                            return false;
+                            return Err(error);
                         }
                         warn!(%error, %account, granted, "the directory refused the operator grant; it holds for this session");
                     }
@@ -421,7 +421,7 @@ impl Runtime {
             }
             _ => {}
         }
-        true
+        Ok(())
     }
 
     /// Reads every account again and tells the hub what changed since the last time.

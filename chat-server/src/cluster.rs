@@ -53,9 +53,27 @@ impl Runtime {
             .await;
     }
 
-    /// Why this server is not fully working, if it is not: for `/healthz`.
+    /// Why this server is not fully working, if it is not: for `/healthz`. A store or key
+    /// directory that cannot be written, or a cluster bus that cannot be reached.
     pub fn degraded(&self) -> Option<String> {
-        self.config.cluster.as_ref()?.health().degraded()
+        let bus = self
+            .config
+            .cluster
+            .as_ref()
+            .and_then(|cluster| cluster.health().degraded());
+        let writers = self.persist.degraded();
+        match (writers, bus) {
+            (Some(writers), Some(bus)) => Some(format!("{writers}; {bus}")),
+            (writers, bus) => writers.or(bus),
+        }
+    }
+
+    /// Whether the cluster bus cannot be reached (for the `bus_degraded` gauge).
+    pub fn bus_degraded(&self) -> bool {
+        self.config
+            .cluster
+            .as_ref()
+            .is_some_and(|cluster| cluster.health().degraded().is_some())
     }
 
     /// Calls to the cluster bus's Redis that failed or timed out.

@@ -21,6 +21,7 @@ use chat_core::journal::{Journal, Record, StoredLine};
 use chat_core::{Event, NoticeLevel};
 use chat_store::{Retention, Store};
 use chrono::Utc;
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
@@ -112,6 +113,8 @@ struct Progress {
     done: watch::Receiver<u64>,
     /// Set while the worker's last attempt failed: nobody then waits for it.
     failing: Arc<AtomicBool>,
+    /// What the last failure was, for `/healthz`.
+    why: Arc<Mutex<Option<String>>>,
 }
 
 /// The worker's end of a [`Progress`].
@@ -119,6 +122,7 @@ struct Progress {
 pub(crate) struct Reporter {
     done: watch::Sender<u64>,
     failing: Arc<AtomicBool>,
+    why: Arc<Mutex<Option<String>>>,
 }
 
 /// A queue of numbered records, the worker that drains it and what the connections see of
@@ -128,14 +132,17 @@ fn queue() -> (Queue, Numbered, Progress, Reporter) {
     let (done_tx, done_rx) = watch::channel(0);
     let failing = Arc::new(AtomicBool::new(false));
     let issued = Arc::new(AtomicU64::new(0));
+    let why = Arc::new(Mutex::new(None));
     let progress = Progress {
         issued: Arc::clone(&issued),
         done: done_rx,
         failing: Arc::clone(&failing),
+        why: Arc::clone(&why),
     };
     let reporter = Reporter {
         done: done_tx,
         failing,
+        why,
     };
     (Queue { sender, issued }, records, progress, reporter)
 }
@@ -173,8 +180,10 @@ impl Reporter {
         was_failing
     }
 
-    /// The last attempt failed and will be retried. Returns whether it was working until now.
-    pub(crate) fn failed(&self) -> bool {
+    /// The last attempt failed (`why`) and will be retried. Returns whether it was working
+    /// until now.
+    pub(crate) fn failed(&self, why: &dyn std::fmt::Display) -> bool {
+        *self.why.lock() = Some(why.to_string());
         let was_working = !self.failing.swap(true, Ordering::Relaxed);
         if was_working {
             // Wake whoever waits for a record that will not be done soon.
@@ -199,23 +208,38 @@ impl PersistLink {
     /// lost to a crash the next moment: a said line is on disk before anyone sees it, and an
     /// answer that promises a record (a message kept, a ban, a setting) goes out only once
     /// that record is committed. Waits at most a bound, and not at all while the store is
-    /// failing: the chat goes on. Returns a notice to show after the batch when a promise
-    /// could not be kept yet, so the member is told plainly.
-    pub async fn hold_back<E: Borrow<Event>>(&self, batch: &[E]) -> Option<Event> {
+    /// failing: the chat goes on. Returns a notice to show after the batch when something
+    /// could not be stored yet and the member should know: a promise just made, or (once per
+    /// outage, in `reader`) a line of the member's own.
+    pub async fn hold_back<E: Borrow<Event>>(
+        &self,
+        batch: &[E],
+        reader: &mut Reader,
+    ) -> Option<Event> {
         let promises = batch.iter().any(|e| e.borrow().promise);
-        if !promises
-            && !batch
-                .iter()
-                .any(|e| StoredLine::from_event(e.borrow()).is_some())
-        {
+        let mut lines = batch
+            .iter()
+            .filter_map(|e| StoredLine::from_event(e.borrow()));
+        let first_line = lines.next();
+        if !promises && first_line.is_none() {
             return None;
         }
         let stored = match &self.store {
             Some(store) => store.caught_up(COMMIT_WAIT).await,
             None => true,
         };
+        if stored {
+            reader.told_unstored = false;
+        }
         if !promises {
-            return None;
+            let mine = first_line
+                .into_iter()
+                .chain(lines)
+                .any(|line| line.from == reader.name);
+            if stored || !mine || std::mem::replace(&mut reader.told_unstored, true) {
+                return None;
+            }
+            return Some(Event::notice(Utc::now(), NoticeLevel::Error, NOT_STORED));
         }
         let renamed = self.directory.caught_up(COMMIT_WAIT).await;
         let text = match (stored, renamed) {
@@ -225,12 +249,45 @@ impl PersistLink {
         };
         Some(Event::notice(Utc::now(), NoticeLevel::Error, text))
     }
+
+    /// Why what the hub records is not being stored, if it is not: for `/healthz`.
+    pub fn degraded(&self) -> Option<String> {
+        let failing = |progress: &Progress| {
+            progress
+                .failing
+                .load(Ordering::Relaxed)
+                .then(|| progress.why.lock().clone().unwrap_or_default())
+        };
+        if let Some(why) = self.store.as_ref().and_then(failing) {
+            return Some(format!("the store cannot be written: {why}"));
+        }
+        failing(&self.directory).map(|why| format!("the key directory cannot be written: {why}"))
+    }
 }
 
-/// What a member is told when the answer they just had could not be stored yet.
+/// One connection's side of [`PersistLink::hold_back`]: whose lines are its own, and whether
+/// it has been told that they are not being stored.
+#[derive(Debug, Default)]
+pub struct Reader {
+    /// The member's name now (it changes with `/nick`).
+    pub name: String,
+    told_unstored: bool,
+}
+
+impl Reader {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            told_unstored: false,
+        }
+    }
+}
+
+/// What a member is told when an answer they just had, or a line they said, could not be
+/// stored yet.
 pub const NOT_STORED: &str = "not stored yet: the server cannot write to its store right now. \
-    That holds while the server runs and is written once the store recovers, but a restart \
-    before then would lose it";
+    The chat goes on, and what you say and do is written once the store recovers, but a \
+    restart before then would lose it";
 /// ...and when the key directory cannot be written.
 pub const NOT_IN_DIRECTORY: &str = "not stored yet: the key directory cannot be written right \
     now. That holds while the server runs and is written once the directory answers again, but \
@@ -332,7 +389,7 @@ impl Writer {
                 }
                 Ok(Err(e)) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
-                    self.progress.failed();
+                    self.progress.failed(&e);
                     error!(error = %e, waiting = backlog.len(), retry_in = ?backoff, "cannot write to the store; chat goes on, will retry");
                     if backlog.len() > MAX_BACKLOG {
                         let dropped = backlog.len() - MAX_BACKLOG;

@@ -375,12 +375,13 @@ impl MetricsHandle {
             hub,
             store_failures: self.shared.runtime.store_failures(),
             bus_errors: self.shared.runtime.bus_errors(),
-            bus_degraded: self.shared.runtime.degraded().is_some(),
+            bus_degraded: self.shared.runtime.bus_degraded(),
             rooms,
         })
     }
 
-    /// Why the server is degraded (the cluster bus is unreachable, say), if it is.
+    /// Why the server is degraded (the store cannot be written, the cluster bus is
+    /// unreachable), if it is.
     pub fn degraded(&self) -> Option<String> {
         self.shared.runtime.degraded()
     }

@@ -285,11 +285,26 @@ fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
             path,
             reason: e.to_string(),
         },
+        // SQLite says only "disk I/O error" when the file system under it has turned
+        // read-only (ext4 does after an error): ask the file system, so the operator reads
+        // what is wrong.
+        Some(ErrorCode::SystemIoFailure) if on_read_only_file_system(&path) => {
+            StoreError::ReadOnly { path }
+        }
         _ => StoreError::Other {
             path,
             reason: e.to_string(),
         },
     }
+}
+
+/// Whether the database file cannot be opened for writing because its file system is
+/// read-only.
+fn on_read_only_file_system(path: &Path) -> bool {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
 }
 
 fn millis(at: DateTime<Utc>) -> i64 {

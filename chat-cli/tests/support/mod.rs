@@ -361,3 +361,30 @@ impl Drop for PlainSession {
         let _ = self.child.wait();
     }
 }
+
+/// Fetches `path` from the metrics endpoint (`--metrics-bind`): (status line, body).
+pub fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// A metric's value from the metrics endpoint; 0 if it is not there.
+pub fn metric(port: u16, name: &str) -> f64 {
+    let (_, body) = http_get(port, "/metrics");
+    body.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}

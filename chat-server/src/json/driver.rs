@@ -14,6 +14,7 @@ use super::protocol::{self, ClientMessage, Encoder, PROTOCOL, ProtocolError, Ser
 use crate::Runtime;
 use crate::accounts::Arrival;
 use crate::hub::{MemberOutbox, OutboxEnds};
+use crate::persist::Reader;
 
 /// What the client sent, as the transport received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +144,7 @@ pub async fn run_as<I: JsonSource, O: JsonSink>(
             runtime.config.hub.lines_per_second,
         ),
         told_errors: false,
+        stored: Reader::default(),
         out: Vec::new(),
     };
     let hello = ServerBody::Hello {
@@ -262,6 +264,8 @@ struct Connection<'a> {
     told_errors: bool,
     /// Lines to send.
     out: Vec<u8>,
+    /// Whether it was told its lines are not being stored (see [`crate::persist::PersistLink::hold_back`]).
+    stored: Reader,
 }
 
 impl Connection<'_> {
@@ -377,7 +381,12 @@ impl Connection<'_> {
     async fn show(&mut self, batch: &[Arc<Event>]) {
         // A line, or an answer that promises a record, goes out only once it is stored, as
         // on a terminal.
-        let warning = self.runtime.persist.hold_back(batch).await;
+        self.stored.name.clone_from(&self.name);
+        let warning = self
+            .runtime
+            .persist
+            .hold_back(batch, &mut self.stored)
+            .await;
         for event in batch.iter().map(|e| &**e).chain(warning.as_ref()) {
             let message = self.encoder.event(event);
             self.out.extend_from_slice(&message.to_line());

@@ -89,7 +89,8 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
         None => {}
     }
     // "they will get your message" is printed only once the message is stored.
-    if let Some(warning) = shared.runtime.persist.hold_back(&events).await {
+    let mut reader = chat_server::persist::Reader::new(outcome.me.name.clone());
+    if let Some(warning) = shared.runtime.persist.hold_back(&events, &mut reader).await {
         events.push(warning);
     }
     let view = View {

@@ -34,6 +34,7 @@ use output::{Output, Target};
 use chat_server::accounts::Arrival;
 use chat_server::directory::Lookup;
 use chat_server::keys::CheckedKey;
+use chat_server::persist::Reader;
 
 use crate::server::Shared;
 use chat_server::hub::{Locked, MemberOutbox, OutboxEnds};
@@ -144,6 +145,7 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
     // Set while the client is so far behind that what its typing would echo is discarded.
     let mut echo_skipped = false;
     let mut scratch = Vec::new();
+    let mut reader = Reader::default();
     let ending = {
         // What ends the session from outside, made once (not on every turn of the loop, where
         // re-registering three wake-ups per event cost more than the event).
@@ -205,14 +207,14 @@ pub(crate) async fn run_chat(mut start: ChatStart) {
                         // What the last lines caused is already in the outbox (`echo /who | ssh
                         // host` must print the answer): show it before going.
                         let batch: Vec<Arc<Event>> = std::iter::from_fn(|| events.try_recv().ok()).collect();
-                        show(&shared, &mut session, &output, &batch, out).await;
+                        show(&shared, &mut session, &output, &batch, &mut reader, out).await;
                         break Ending::Left;
                     }
                 }
                 Some(first) = events.recv(), if room => {
                     let mut batch = vec![first];
                     batch.extend(std::iter::from_fn(|| events.try_recv().ok()).take(MAX_BATCH));
-                    show(&shared, &mut session, &output, &batch, &mut out).await;
+                    show(&shared, &mut session, &output, &batch, &mut reader, &mut out).await;
                     if events.is_empty() && refused.swap(false, Ordering::Relaxed) {
                         shared.runtime.hub.lock().flush_missed(id, Utc::now());
                     }
@@ -271,6 +273,7 @@ async fn show(
     session: &mut Session,
     output: &Output,
     batch: &[Arc<Event>],
+    reader: &mut Reader,
     out: &mut Vec<u8>,
 ) {
     if batch.is_empty() {
@@ -278,7 +281,8 @@ async fn show(
     }
     // A line goes out only once it is stored, and so does an answer that promises a record:
     // nothing anyone saw or was told is lost.
-    let warning = shared.runtime.persist.hold_back(batch).await;
+    reader.name.clone_from(&session.me().name);
+    let warning = shared.runtime.persist.hold_back(batch, reader).await;
     session.show(batch, out);
     if let Some(warning) = warning {
         session.show_event(&warning, out);
