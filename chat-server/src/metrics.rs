@@ -60,6 +60,7 @@ pub struct Metrics {
     store_write_failures: Counter,
     bus_errors: Counter,
     bus_degraded: Gauge,
+    tasks_alive: Gauge,
     /// Calls to the key directory that failed or timed out.
     pub directory_errors: Counter,
     /// Accounts created, keys added and removed, from any front-end.
@@ -91,6 +92,9 @@ pub struct Reading {
     pub bus_errors: u64,
     /// Whether the cluster bus is down (`false` for a single server).
     pub bus_degraded: bool,
+    /// Tasks alive in the async runtime: with open files and memory, what a soak watches
+    /// for growth (a task leaked per connection shows here first).
+    pub tasks_alive: usize,
     /// Members per room, largest first.
     pub rooms: Vec<(String, usize)>,
 }
@@ -123,6 +127,7 @@ impl Metrics {
             store_write_failures: Counter::default(),
             bus_errors: Counter::default(),
             bus_degraded: Gauge::default(),
+            tasks_alive: Gauge::default(),
             directory_errors: Counter::default(),
             account_changes: Counter::default(),
             seen: Mutex::default(),
@@ -215,6 +220,11 @@ impl Metrics {
             m.bus_degraded.clone(),
         );
         r.register(
+            "tasks_alive",
+            "Tasks alive in the server's async runtime",
+            m.tasks_alive.clone(),
+        );
+        r.register(
             "directory_errors",
             "Calls to the key directory that failed or timed out",
             m.directory_errors.clone(),
@@ -296,6 +306,7 @@ impl Metrics {
             add(&self.bus_errors, reading.bus_errors, &mut seen.bus_errors);
         }
         self.bus_degraded.set(i64::from(reading.bus_degraded));
+        self.tasks_alive.set(reading.tasks_alive as i64);
         self.room_members.clear();
         for (room, members) in reading.rooms.into_iter().take(MAX_ROOMS_EXPORTED) {
             self.room_members
@@ -328,6 +339,7 @@ mod tests {
                 ..Default::default()
             },
             rooms: vec![("#lobby".into(), 2)],
+            tasks_alive: 12,
             ..Reading::default()
         });
         for expected in [
@@ -338,6 +350,7 @@ mod tests {
             "chat_connections_open 2",
             "chat_room_members{room=\"#lobby\"} 2",
             "chat_lines_said_total 5",
+            "chat_tasks_alive 12",
             "chat_delivery_latency_seconds_count 1",
             "chat_handshake_duration_seconds_bucket",
         ] {

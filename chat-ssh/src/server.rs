@@ -376,6 +376,8 @@ impl MetricsHandle {
             store_failures: self.shared.runtime.store_failures(),
             bus_errors: self.shared.runtime.bus_errors(),
             bus_degraded: self.shared.runtime.bus_degraded(),
+            tasks_alive: tokio::runtime::Handle::try_current()
+                .map_or(0, |runtime| runtime.metrics().num_alive_tasks()),
             rooms,
         })
     }
