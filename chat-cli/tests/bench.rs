@@ -201,3 +201,53 @@ fn bench_spreads_sessions_over_every_address_it_is_given() {
         "{report}"
     );
 }
+
+#[test]
+fn bench_sums_the_servers_it_is_given_and_shows_each_one() {
+    // Two processes, as two nodes of a cluster on one machine would be: the server's figures
+    // are their sum, and each one's CPU per delivery is reported beside it.
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (first, first_port) = start_server(one.path());
+    let (second, second_port) = start_server(two.path());
+    let addrs = format!("127.0.0.1:{first_port},127.0.0.1:{second_port}");
+    let pids = format!("{},{}", first.0.id(), second.0.id());
+    let output = run_bench(
+        &[
+            "--addr",
+            &addrs,
+            "--server-pid",
+            &pids,
+            "--users",
+            "6",
+            "--senders",
+            "2",
+            "--rate",
+            "5",
+            "--duration",
+            "2",
+            "--settle",
+            "10",
+            "--json",
+        ],
+        Duration::from_secs(90),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stderr}"));
+    let server = &report["server"];
+    let nodes = server["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 2, "{report}");
+    assert_eq!(nodes[0]["pid"], first.0.id(), "{report}");
+    assert_eq!(nodes[1]["pid"], second.0.id(), "{report}");
+    let per_delivery = |v: &serde_json::Value| v["cpu_us_per_delivery"].as_f64().unwrap();
+    let sum = per_delivery(&nodes[0]) + per_delivery(&nodes[1]);
+    assert!(
+        (per_delivery(server) - sum).abs() < 1e-6 * sum.max(1.0),
+        "the server's figure is the nodes' sum: {report}"
+    );
+    assert!(
+        server["rss_after_setup_kib"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+}

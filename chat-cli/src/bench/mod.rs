@@ -111,9 +111,16 @@ pub struct BenchArgs {
     pub slow_window: u32,
 
     /// The server's process id (on this machine): report its CPU time per delivery and
-    /// memory per session from /proc.
-    #[arg(long, env = "CHAT_BENCH_SERVER_PID", value_name = "PID")]
-    pub server_pid: Option<u32>,
+    /// memory per session from /proc. Several, comma-separated (the nodes of a cluster on
+    /// this machine, with `--addr A,B`): the figures are their sum, and each node's CPU per
+    /// delivery is reported beside it.
+    #[arg(
+        long,
+        env = "CHAT_BENCH_SERVER_PID",
+        value_name = "PID[,PID...]",
+        value_delimiter = ','
+    )]
+    pub server_pid: Vec<u32>,
 
     /// Print one JSON object instead of the human summary.
     #[arg(long, env = "CHAT_BENCH_JSON")]

@@ -25,6 +25,29 @@ impl Sample {
     pub fn cpu(&self) -> Duration {
         self.user + self.system
     }
+
+    /// The processes' CPU and memory together (the nodes of a cluster on one machine).
+    pub fn total(samples: &[Sample]) -> Sample {
+        samples.iter().fold(
+            Sample {
+                user: Duration::ZERO,
+                system: Duration::ZERO,
+                rss_kib: 0,
+            },
+            |sum, s| Sample {
+                user: sum.user + s.user,
+                system: sum.system + s.system,
+                rss_kib: sum.rss_kib + s.rss_kib,
+            },
+        )
+    }
+}
+
+/// Samples each of `pids`; the first that cannot be read is the error.
+pub fn sample_each(pids: &[u32]) -> Result<Vec<Sample>, (u32, io::Error)> {
+    pids.iter()
+        .map(|&pid| sample(&pid.to_string()).map_err(|e| (pid, e)))
+        .collect()
 }
 
 /// Reads `/proc/PID/stat` and `/proc/PID/status`; `pid` may be `"self"`.

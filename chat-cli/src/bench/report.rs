@@ -126,10 +126,13 @@ pub struct Setup {
     pub latency: Summary,
 }
 
-/// The server's CPU and memory, from `/proc`.
+/// The server's CPU and memory, from `/proc` (summed over its processes, given several).
 #[derive(Debug, Serialize)]
 pub struct ServerUse {
+    /// The first process.
     pub pid: u32,
+    /// With several processes (the nodes of a cluster): each one's share.
+    pub nodes: Vec<NodeUse>,
     pub rss_before_kib: u64,
     /// Once every session was in and the server had gone quiet.
     pub rss_after_setup_kib: u64,
@@ -143,6 +146,13 @@ pub struct ServerUse {
     pub cpu_us: u64,
     /// ...of which in the kernel (system calls).
     pub cpu_system_us: u64,
+    pub cpu_us_per_delivery: Option<f64>,
+}
+
+/// One node's CPU in the measured window.
+#[derive(Debug, Serialize)]
+pub struct NodeUse {
+    pub pid: u32,
     pub cpu_us_per_delivery: Option<f64>,
 }
 
@@ -215,8 +225,13 @@ pub fn write_human(r: &Report, out: &mut impl Write) -> io::Result<()> {
             .map_or("-".to_owned(), |k| format!("{k:.1} KiB"));
         write!(
             out,
-            "  server      pid {}: {per_session} per session (RSS {:.1} -> {:.1} MiB)",
+            "  server      pid {}{}: {per_session} per session (RSS {:.1} -> {:.1} MiB)",
             server.pid,
+            if server.nodes.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} more, summed", server.nodes.len() - 1)
+            },
             server.rss_before_kib as f64 / 1024.0,
             server.rss_after_setup_kib as f64 / 1024.0
         )?;
@@ -246,6 +261,15 @@ pub fn write_human(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 server.cpu_system_us as f64 * 100.0 / server.cpu_us.max(1) as f64,
                 server.cpu_window_s
             )?;
+        }
+        for node in &server.nodes {
+            if let Some(cpu) = node.cpu_us_per_delivery {
+                writeln!(
+                    out,
+                    "    node      pid {}: {cpu:.2} µs CPU per delivery (of all deliveries)",
+                    node.pid
+                )?;
+            }
         }
     }
     if let Some(cpu) = r.client_cpu_s {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{self, Session, Spec};
 use super::progress::Progress;
-use super::report::{Report, ServerUse, Setup};
+use super::report::{NodeUse, Report, ServerUse, Setup};
 use super::send::send_all;
 use super::stats::Summary;
 use super::token;
@@ -52,16 +52,18 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
     }
     let mut errors = Errors::new();
     // A wrong PID is a mistake to report at once; a reading that fails later is noted.
-    let server_before = args
-        .server_pid
-        .map(|pid| {
-            proc::sample(&pid.to_string()).map_err(|source| BenchError::ServerPid { pid, source })
+    let server_before = (!args.server_pid.is_empty())
+        .then(|| {
+            proc::sample_each(&args.server_pid)
+                .map_err(|(pid, source)| BenchError::ServerPid { pid, source })
         })
         .transpose()?;
     let read_server = |errors: &mut Errors| {
-        let pid = args.server_pid?;
-        proc::sample(&pid.to_string())
-            .map_err(|e| note(errors, format!("server: {e}")))
+        if args.server_pid.is_empty() {
+            return None;
+        }
+        proc::sample_each(&args.server_pid)
+            .map_err(|(_, e)| note(errors, format!("server: {e}")))
             .ok()
     };
     let client_before = proc::sample("self").ok();
@@ -141,16 +143,12 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
     let (elapsed_s, sessions_per_s) = per_second(connected.last_ok);
     let (quiet_after_s, sessions_per_s_until_quiet) =
         per_second(connected.last_ok.map(|_| quiet_at));
-    let server = match (
-        args.server_pid,
-        server_before,
-        server_after_setup,
-        server_after,
-    ) {
-        (Some(pid), Some(before), Some(after_setup), Some(after)) => Some(server_use(
-            pid,
+    let server = match (server_before, server_after_setup, server_after) {
+        (Some(before), Some(after_setup), Some(after)) => Some(server_use(
+            &args.server_pid,
             [before, after_setup, after],
-            sent.cpu_start.map(|(at, sample)| (window_end - at, sample)),
+            sent.cpu_start
+                .map(|(at, samples)| (window_end - at, samples)),
             ok,
             latencies.len() as u64,
         )),
@@ -210,18 +208,36 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
 /// The server's use of memory and CPU, from readings before the first connect, once all
 /// sessions were in and the server quiet, at the start of the measured sending (with how long
 /// ago that was) and at the end.
+/// What the server's processes used, from their samples before the run, after set-up and
+/// after the drain, and at the start of the measured window; summed over the processes, with
+/// each one's CPU per delivery beside the sum when there are several.
 fn server_use(
-    pid: u32,
-    [before, after_setup, after]: [proc::Sample; 3],
-    window: Option<(Duration, proc::Sample)>,
+    pids: &[u32],
+    [before, after_setup, after]: [Vec<proc::Sample>; 3],
+    window: Option<(Duration, Vec<proc::Sample>)>,
     sessions: u32,
     deliveries: u64,
 ) -> ServerUse {
-    let (window, start) = window.unwrap_or((Duration::ZERO, after));
+    let (window, start) = window.unwrap_or_else(|| (Duration::ZERO, after.clone()));
+    let per_delivery = |cpu_us: u64| (deliveries > 0).then(|| cpu_us as f64 / deliveries as f64);
+    let nodes = if pids.len() > 1 {
+        pids.iter()
+            .zip(start.iter().zip(&after))
+            .map(|(&pid, (start, after))| NodeUse {
+                pid,
+                cpu_us_per_delivery: per_delivery(micros(after.cpu().saturating_sub(start.cpu()))),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let [before, after_setup, after, start] =
+        [&before, &after_setup, &after, &start].map(|s| proc::Sample::total(s));
     let cpu_us = micros(after.cpu().saturating_sub(start.cpu()));
     let setup_cpu_us = micros(after_setup.cpu().saturating_sub(before.cpu()));
     ServerUse {
-        pid,
+        pid: pids.first().copied().unwrap_or_default(),
+        nodes,
         rss_before_kib: before.rss_kib,
         rss_after_setup_kib: after_setup.rss_kib,
         rss_per_session_kib: (sessions > 0)
@@ -231,7 +247,7 @@ fn server_use(
         cpu_window_s: window.as_secs_f64(),
         cpu_us,
         cpu_system_us: micros(after.system.saturating_sub(start.system)),
-        cpu_us_per_delivery: (deliveries > 0).then(|| cpu_us as f64 / deliveries as f64),
+        cpu_us_per_delivery: per_delivery(cpu_us),
     }
 }
 

@@ -23,7 +23,7 @@ pub(super) struct Sent {
     pub lags_us: Vec<u64>,
     pub errors: Vec<String>,
     /// When the measured window began, and the server's reading then.
-    pub cpu_start: Option<(Instant, proc::Sample)>,
+    pub cpu_start: Option<(Instant, Vec<proc::Sample>)>,
     /// Bytes all sessions had received when the measured window began.
     pub bytes_at_start: Option<u64>,
 }
@@ -79,10 +79,10 @@ pub(super) async fn send_all(
         }
         if sent.cpu_start.is_none()
             && Instant::now() >= measure_from
-            && let Some(pid) = args.server_pid
-            && let Ok(sample) = proc::sample(&pid.to_string())
+            && !args.server_pid.is_empty()
+            && let Ok(samples) = proc::sample_each(&args.server_pid)
         {
-            sent.cpu_start = Some((Instant::now(), sample));
+            sent.cpu_start = Some((Instant::now(), samples));
         }
         let elapsed = Instant::now().saturating_duration_since(t0).as_secs_f64();
         progress.show(
