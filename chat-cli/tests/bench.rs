@@ -99,6 +99,14 @@ fn run_bench(args: &[&str], limit: Duration) -> Output {
     }
 }
 
+/// The JSON report of a bench run that succeeded.
+fn report_of(output: &Output) -> serde_json::Value {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed: {stderr}");
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stderr}"))
+}
+
 #[test]
 fn bench_counts_every_line_at_every_other_session() {
     let data = tempfile::tempdir().expect("a temporary directory");
@@ -122,10 +130,7 @@ fn bench_counts_every_line_at_every_other_session() {
         ],
         Duration::from_secs(90),
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "bench failed: {stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stderr}"));
+    let report = report_of(&output);
     let field = |name: &str| {
         report[name]
             .as_u64()
@@ -189,10 +194,7 @@ fn bench_spreads_sessions_over_every_address_it_is_given() {
         ],
         Duration::from_secs(90),
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "bench failed: {stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stderr}"));
+    let report = report_of(&output);
     assert_eq!(report["setup"]["ok"], 4, "{report}");
     assert_eq!(report["setup"]["failed"], 2, "{report}");
     assert_eq!(
@@ -231,10 +233,7 @@ fn bench_sums_the_servers_it_is_given_and_shows_each_one() {
         ],
         Duration::from_secs(90),
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "bench failed: {stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("bench printed no JSON ({e}): {stderr}"));
+    let report = report_of(&output);
     let server = &report["server"];
     let nodes = server["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 2, "{report}");

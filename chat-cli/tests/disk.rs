@@ -11,6 +11,9 @@
 //!   system turned read-only needs the operator (repair, restart), and what was written
 //!   before it turned is all there.
 //!
+//! And a database overwritten with garbage while the server runs: nobody notices, and the
+//! restart either finds it whole or refuses with a reason.
+//!
 //! Mounting needs root, as CI runs. Outside CI a non-root run says why and checks nothing;
 //! under `CI=true` it fails instead.
 
@@ -21,7 +24,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::{
-    Identity, PlainSession, ServerProcess, eventually, free_port, http_get, make_key, metric,
+    Identity, PlainSession, ServerProcess, eventually, exec, free_port, http_get, make_key, metric,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -199,14 +202,7 @@ impl Chat {
     fn restart_and_replay(mut self, said_in_trouble: usize) {
         assert_eq!(self.server.terminate().code(), Some(0));
         drop((self.alice, self.bob));
-        let server = ServerProcess::start_on(self.server.port, &self.data, &["--history", "1000"]);
-        let mut carol = PlainSession::open(&server, "carol", &Identity::Keyless);
-        carol.wait_for("carol joined", WAIT);
-        let history: Vec<&String> = carol
-            .seen
-            .iter()
-            .filter(|l| l.contains("alice: said"))
-            .collect();
+        let history = alices_lines_after_restart(self.server.port, &self.data);
         let expected = said_in_trouble + 2;
         assert_eq!(history.len(), expected, "{history:#?}");
         assert!(history[0].ends_with("said before the trouble"));
@@ -215,6 +211,17 @@ impl Chat {
         );
         assert!(history[expected - 1].ends_with("said after it recovered"));
     }
+}
+
+/// Starts a server on `data` again and joins it: the lines of alice's it replays.
+fn alices_lines_after_restart(port: u16, data: &Path) -> Vec<String> {
+    let server = ServerProcess::start_on(port, data, &["--history", "1000"]);
+    let mut carol = PlainSession::open(&server, "carol", &Identity::Keyless);
+    carol.wait_for("carol joined", WAIT);
+    std::mem::take(&mut carol.seen)
+        .into_iter()
+        .filter(|l| l.contains("alice: said"))
+        .collect()
 }
 
 #[test]
@@ -342,14 +349,7 @@ fn a_disk_turned_read_only_keeps_the_chat_going_and_loses_nothing_it_had_written
     assert_eq!(chat.server.terminate().code(), Some(0), "a clean exit");
     drop(chat.alice);
     disk.repair();
-    let server = ServerProcess::start_on(chat.server.port, &data, &["--history", "1000"]);
-    let mut carol = PlainSession::open(&server, "carol", &Identity::Keyless);
-    carol.wait_for("carol joined", WAIT);
-    let history: Vec<&String> = carol
-        .seen
-        .iter()
-        .filter(|l| l.contains("alice: said"))
-        .collect();
+    let history = alices_lines_after_restart(chat.server.port, &data);
     assert!(
         history
             .first()
@@ -360,4 +360,64 @@ fn a_disk_turned_read_only_keeps_the_chat_going_and_loses_nothing_it_had_written
         "{said} lines said on the read-only disk were delivered, and not kept ({} are)",
         history.len() - 1
     );
+}
+
+#[test]
+fn a_database_overwritten_with_garbage_while_running_harms_nobody_and_is_caught_at_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chat = Chat::start(dir.path());
+    // In place, as a runaway script or a bad restore would: the same file, garbage inside.
+    let database = dir.path().join("chat.db");
+    let size = std::fs::metadata(&database).unwrap().len().max(16 * 1024);
+    std::fs::write(&database, vec![0x5a_u8; usize::try_from(size).unwrap()]).unwrap();
+    for i in 0..20 {
+        let line = format!("alice: said over garbage {i}");
+        chat.alice.send(&line["alice: ".len()..]);
+        chat.bob.wait_for(&line, WAIT);
+    }
+    let (out, _, status) = exec(&chat.server, "carol", &Identity::Keyless, "/who");
+    assert!(status.success() && out.contains("alice"), "{out}");
+    assert!(http_get(chat.metrics, "/healthz").0.starts_with("HTTP/1.1"));
+    let log = chat.server.log();
+    assert!(
+        !log.iter().any(|l| l.contains("panicked")),
+        "{}",
+        log.join("\n")
+    );
+    assert_eq!(chat.server.terminate().code(), Some(0));
+    drop((chat.alice, chat.bob));
+
+    // At the restart, either SQLite's checkpoint of the WAL has written every page back
+    // (the shutdown does one) and the server starts with what it had, or the damage shows
+    // and the start-up is refused with a reason: never a panic, never a half-working server.
+    match start_or_refuse(dir.path()) {
+        Ok(server) => {
+            let (out, _, status) = exec(&server, "carol", &Identity::Keyless, "/history 50");
+            assert!(status.success(), "{out}");
+            assert!(out.contains("alice: said before the trouble"), "{out}");
+        }
+        Err(stderr) => {
+            assert!(stderr.contains("corrupt"), "{stderr}");
+            assert!(stderr.contains("move it aside"), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+}
+
+/// Starts the server on `data_dir`: the running server, or what it said when it refused.
+fn start_or_refuse(data_dir: &Path) -> Result<ServerProcess, String> {
+    // An address of no interface here (TEST-NET-1): a server that gets as far as listening
+    // has opened and read its database, and then exits.
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-cli"))
+        .args(["serve", "--bind", "192.0.2.1:2222", "--data-dir"])
+        .arg(data_dir)
+        .env("CHAT_WEB_BIND", "off")
+        .output()
+        .expect("the chat-cli binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    if stderr.contains("cannot listen on 192.0.2.1:2222") {
+        return Ok(ServerProcess::start(data_dir, &[]));
+    }
+    Err(stderr)
 }

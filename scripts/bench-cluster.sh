@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The 500-user room (50 senders x 0.9 lines/s x 30 s) on one machine, in one sitting:
+#   single      one server, no cluster (the default deployment)
+#   one-node    one node of a cluster on redis-server: what the bus costs with no fan-out
+#   two-nodes   two nodes on one redis-server, the sessions spread over both (bench --addr A,B)
+# Each run is done RUNS times (default 2), interleaved. The bench is given every server
+# process and redis-server (--server-pid), so its report has their CPU summed and each one's
+# beside it. Reports go to OUT (default ./bench-out/cluster), with `uptime` before and after.
+#
+#   cargo build --release -p chat-cli && scripts/bench-cluster.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-target/release/chat-cli}
+OUT=${OUT:-bench-out/cluster}
+RUNS=${RUNS:-2}
+BASE_PORT=${BASE_PORT:-22522}
+mkdir -p "$OUT"
+ulimit -n "$(ulimit -Hn)"
+command -v redis-server >/dev/null || {
+  echo "redis-server is needed (apt-get install redis-server)" >&2
+  exit 1
+}
+
+pids=()
+# stop PID...: SIGTERM, then waits for each to be gone (they are started in $(...), so they
+# are not this shell's children and `wait` cannot be used).
+stop() {
+  local pid
+  for pid in "$@"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "$@"; do
+    for _ in $(seq 1 200); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  done
+}
+cleanup() {
+  ((${#pids[@]})) && stop "${pids[@]}"
+  return 0
+}
+trap cleanup EXIT
+
+limits=(--max-per-ip 1000000 --max-unauthenticated 1000000 --max-connections 1000000
+  --max-new-per-ip 100000000 --web-bind off)
+
+# start_server LOG PORT DATA [ARGS...]: starts a server, waits until it listens, prints its pid.
+start_server() {
+  local log=$1 port=$2 data=$3
+  shift 3
+  # stdout elsewhere: this runs in $(...), which would otherwise wait for the server to exit.
+  "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$data" "${limits[@]}" "$@" \
+    >/dev/null 2>"$log" &
+  local pid=$!
+  for _ in $(seq 1 200); do
+    grep -q listening "$log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || {
+      cat "$log" >&2
+      exit 1
+    }
+    sleep 0.1
+  done
+  echo "$pid"
+}
+
+# start_redis DIR PORT: a redis-server with persistence on, as the README asks; prints its pid.
+start_redis() {
+  local dir=$1 port=$2
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save "" --appendonly yes \
+    --protected-mode no >"$dir/redis.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] && break
+    sleep 0.1
+  done
+  echo "$pid"
+}
+
+room=(--users 500 --senders 50 --rate 0.9 --duration 30 --warmup 3 --connect-concurrency 100)
+
+# run LABEL NODES: NODES is 0 (no cluster), 1 or 2.
+run() {
+  local label=$1 nodes=$2
+  local work
+  work=$(mktemp -d)
+  local addrs=() server_pids=()
+  if [ "$nodes" = 0 ]; then
+    mkdir "$work/a"
+    local pid
+    pid=$(start_server "$OUT/$label.a.log" "$BASE_PORT" "$work/a")
+    pids+=("$pid")
+    server_pids+=("$pid")
+    addrs+=("127.0.0.1:$BASE_PORT")
+  else
+    local redis_port=$((BASE_PORT + 100)) redis
+    redis=$(start_redis "$work" "$redis_port")
+    pids+=("$redis")
+    local node
+    for node in $(seq 1 "$nodes"); do
+      local port=$((BASE_PORT + node - 1)) pid
+      mkdir "$work/node-$node"
+      pid=$(start_server "$OUT/$label.node-$node.log" "$port" "$work/node-$node" \
+        --cluster "redis://127.0.0.1:$redis_port/0" --node-name "node-$node" \
+        --directory "sqlite:$work/accounts.db")
+      pids+=("$pid")
+      server_pids+=("$pid")
+      addrs+=("127.0.0.1:$port")
+    done
+    # redis-server last: its CPU is the bus's share, reported beside the nodes'.
+    server_pids+=("$redis")
+  fi
+  local joined_addrs joined_pids
+  joined_addrs=$(IFS=,; echo "${addrs[*]}")
+  joined_pids=$(IFS=,; echo "${server_pids[*]}")
+  {
+    echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $label: $nodes node(s), pids $joined_pids (redis last)"
+    echo "# before: $(uptime)"
+    "$BIN" bench --addr "$joined_addrs" --server-pid "$joined_pids" "${room[@]}"
+    echo "# after: $(uptime)"
+  } >"$OUT/$label.txt"
+  stop "${server_pids[@]}"
+  rm -rf "$work"
+  cat "$OUT/$label.txt"
+}
+
+for i in $(seq 1 "$RUNS"); do
+  run "single-$i" 0
+  run "one-node-$i" 1
+  run "two-nodes-$i" 2
+done
