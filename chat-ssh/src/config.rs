@@ -24,6 +24,11 @@ pub struct ServerConfig {
     pub input_burst_bytes: u32,
     /// From TCP accept to successful authentication: a peer slower than this is dropped.
     pub auth_timeout: Duration,
+    /// An authenticated connection with no shell or command running for this long is closed:
+    /// one that never starts a session (`ssh -N`, or a channel that asks for nothing), or that
+    /// lingers after its session ended, would otherwise hold a connection slot for ever while
+    /// invisible to `/who` and to operators.
+    pub no_session_timeout: Duration,
     /// A client whose SSH window stays shut (it stopped reading) for this long while we have
     /// something to send is disconnected at once.
     pub stall_timeout: Duration,
@@ -52,6 +57,7 @@ impl Default for ServerConfig {
             input_bytes_per_second: 8 * 1024,
             input_burst_bytes: 64 * 1024,
             auth_timeout: Duration::from_secs(20),
+            no_session_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(30),
         }

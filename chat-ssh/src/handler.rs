@@ -6,16 +6,17 @@
 //! the task's input closes, and the task leaves the hub: cleanup does not depend on
 //! `channel_close`, which russh does not call for a dropped TCP connection.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use chat_core::TermSize;
 use russh::keys::{Algorithm, HashAlg};
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info};
 
@@ -29,6 +30,11 @@ use crate::server::Shared;
 
 /// How many input messages may wait for the chat task before the client is slowed down.
 const INPUT_QUEUE: usize = 64;
+
+/// The longest terminal type kept, from a PTY request or `env TERM`: a client may send a
+/// packet's worth (256 KiB), which would otherwise stay with its connection for its life.
+/// Real ones (`xterm-256color`, `screen.xterm-256color`) are far shorter.
+const MAX_TERM_CHARS: usize = 64;
 
 /// One connection's handler.
 pub(crate) struct ConnectionHandler {
@@ -53,6 +59,69 @@ pub(crate) struct ConnectionHandler {
     /// keyboard-interactive (the one place an SSH client prints a server's words before
     /// authentication succeeds), then it is refused.
     refusal: Option<String>,
+    /// This connection's sessions, for the watch that closes it when it holds none.
+    sessions: Arc<SessionCount>,
+    /// Cancelled when the handler is dropped (the connection is over) or the connection is
+    /// cut off: the watch then has nothing left to do.
+    gone: CancellationToken,
+}
+
+/// How many of a connection's sessions (shells, commands) run now, and how many ever started.
+#[derive(Debug, Default)]
+struct SessionCount {
+    running: AtomicUsize,
+    started: AtomicU64,
+    /// Wakes the watches when a session starts: they have nothing left to do.
+    start: Notify,
+}
+
+/// Held by a running session's task.
+struct Running(Arc<SessionCount>);
+
+impl Running {
+    fn start(sessions: &Arc<SessionCount>) -> Running {
+        sessions.started.fetch_add(1, Ordering::AcqRel);
+        sessions.running.fetch_add(1, Ordering::AcqRel);
+        sessions.start.notify_waiters();
+        Running(Arc::clone(sessions))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Closes a connection that holds no running session `no_session_timeout` after authenticating
+/// or after its last session ended: otherwise it would keep its connection slot, unseen by
+/// `/who` and out of operators' reach, for as long as it answers keepalives.
+struct NoSessionWatch {
+    sessions: Arc<SessionCount>,
+    timeout: Duration,
+    gone: CancellationToken,
+    kill: CancellationToken,
+    shutdown: CancellationToken,
+}
+
+impl NoSessionWatch {
+    async fn run(self) {
+        let started = self.sessions.started.load(Ordering::Acquire);
+        tokio::select! {
+            () = tokio::time::sleep(self.timeout) => {}
+            // A session that starts has its own watch for when it ends.
+            () = self.sessions.start.notified() => return,
+            () = self.gone.cancelled() => return,
+            () = self.shutdown.cancelled() => return,
+        }
+        // The wake-up is missed by a watch not yet waiting; the count is not.
+        if self.sessions.running.load(Ordering::Acquire) == 0
+            && self.sessions.started.load(Ordering::Acquire) == started
+        {
+            info!(timeout = ?self.timeout, "no session; disconnecting");
+            self.kill.cancel();
+        }
+    }
 }
 
 /// What a session channel asked for before its shell or command started.
@@ -82,11 +151,38 @@ impl ConnectionHandler {
             span,
             handshake: Some(handshake),
             authenticated,
+            gone: kill.child_token(),
             kill,
             user: String::new(),
             key: None,
             channel: None,
             refusal: None,
+            sessions: Arc::default(),
+        }
+    }
+
+    /// The watch that closes this connection if it holds no session for a while.
+    fn no_session_watch(&self) -> NoSessionWatch {
+        NoSessionWatch {
+            sessions: Arc::clone(&self.sessions),
+            timeout: self.shared.config.no_session_timeout,
+            gone: self.gone.clone(),
+            kill: self.kill.clone(),
+            shutdown: self.shared.runtime.shutdown.clone(),
+        }
+    }
+
+    /// `session` counted as running while it runs, and then watched: a connection left
+    /// without a session is closed.
+    fn counted<F: Future<Output = ()>>(&self, session: F) -> impl Future<Output = ()> + use<F> {
+        let running = Running::start(&self.sessions);
+        let watch = self.no_session_watch();
+        async move {
+            {
+                let _running = running;
+                session.await;
+            }
+            watch.run().await;
         }
     }
 
@@ -147,22 +243,19 @@ impl ConnectionHandler {
             kill: self.kill.clone(),
         };
         let task = match what {
-            Start::Shell => self
-                .shared
-                .runtime
-                .tracker
-                .spawn(chat::run_chat(start).instrument(self.span.clone())),
+            Start::Shell => self.shared.runtime.tracker.spawn(
+                self.counted(chat::run_chat(start))
+                    .instrument(self.span.clone()),
+            ),
             // `ssh host json`: the JSON protocol for programs, on stdin and stdout.
-            Start::Exec(command) if command.trim() == "json" => self
-                .shared
-                .runtime
-                .tracker
-                .spawn(chat::run_json(start).instrument(self.span.clone())),
-            Start::Exec(command) => self
-                .shared
-                .runtime
-                .tracker
-                .spawn(chat::run_exec(start, command).instrument(self.span.clone())),
+            Start::Exec(command) if command.trim() == "json" => self.shared.runtime.tracker.spawn(
+                self.counted(chat::run_json(start))
+                    .instrument(self.span.clone()),
+            ),
+            Start::Exec(command) => self.shared.runtime.tracker.spawn(
+                self.counted(chat::run_exec(start, command))
+                    .instrument(self.span.clone()),
+            ),
         };
         drop(task);
         true
@@ -309,6 +402,8 @@ impl russh::server::Handler for ConnectionHandler {
     async fn auth_succeeded(&mut self, _session: &mut Session) -> Result<(), Self::Error> {
         self.authenticated.store(true, Ordering::Release);
         self.handshake = None;
+        let watch = self.no_session_watch().run().instrument(self.span.clone());
+        drop(self.shared.runtime.tracker.spawn(watch));
         self.shared
             .runtime
             .metrics
@@ -321,9 +416,18 @@ impl russh::server::Handler for ConnectionHandler {
         &mut self,
         channel: Channel<Msg>,
         reply: ChannelOpenHandle,
-        _session: &mut Session,
+        session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if self.channel.is_some() {
+        // One session channel at a time. One whose session has ended (its task let go of its
+        // input), or that we closed, no longer counts: russh forgets a channel once we close
+        // it, and does not call `channel_close` when the client confirms, so this is where we
+        // learn it; and the close we queued may not have reached russh yet when the client,
+        // told the command's exit, opens the next. A client may then start another session on
+        // the same connection, as an OpenSSH control master does.
+        if let Some(open) = &self.channel
+            && is_open(session, open.id)
+            && !open.input.as_ref().is_some_and(mpsc::Sender::is_closed)
+        {
             debug!(parent: &self.span, "refused a second session channel");
             return Ok(()); // dropping `reply` refuses the channel
         }
@@ -360,7 +464,7 @@ impl russh::server::Handler for ConnectionHandler {
         {
             Some(state) => {
                 state.pty = Some((
-                    term.to_owned(),
+                    terminal_type(term),
                     TermSize::from_reported(col_width, row_height),
                 ));
                 session.channel_success(channel)?;
@@ -379,7 +483,7 @@ impl russh::server::Handler for ConnectionHandler {
     ) -> Result<(), Self::Error> {
         match self.channel.as_mut().filter(|s| s.id == channel) {
             Some(state) if variable_name == "TERM" => {
-                state.env_term = Some(variable_value.chars().take(64).collect());
+                state.env_term = Some(terminal_type(variable_value));
                 session.channel_success(channel)?;
             }
             _ => session.channel_failure(channel)?,
@@ -422,6 +526,23 @@ impl russh::server::Handler for ConnectionHandler {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         debug!(parent: &self.span, subsystem = name, "refused a subsystem request");
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // russh's default does not answer at all, and a client that asked for a reply (`ssh
+        // -X` does) would wait for it, or take the next reply for it.
+        debug!(parent: &self.span, "refused X11 forwarding");
         session.channel_failure(channel)?;
         Ok(())
     }
@@ -479,6 +600,32 @@ impl russh::server::Handler for ConnectionHandler {
 
 impl Drop for ConnectionHandler {
     fn drop(&mut self) {
+        self.gone.cancel();
         debug!(parent: &self.span, peer = %self.peer, "connection handler dropped");
+    }
+}
+
+/// Whether russh still holds `channel` open. It forgets a channel once we have closed it, and
+/// then answers 0 for its packet size (ours, never 0 for an open channel).
+fn is_open(session: &Session, channel: ChannelId) -> bool {
+    session.max_packet_size(&channel) != 0
+}
+
+/// A terminal type as the client reported it, cut to [`MAX_TERM_CHARS`].
+fn terminal_type(reported: &str) -> String {
+    reported.chars().take(MAX_TERM_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_terminal_type_is_kept_whole_up_to_its_limit_and_cut_beyond() {
+        assert_eq!(terminal_type("xterm-256color"), "xterm-256color");
+        let huge = "é".repeat(100_000);
+        let kept = terminal_type(&huge);
+        assert_eq!(kept.chars().count(), MAX_TERM_CHARS);
+        assert!(huge.starts_with(&kept));
     }
 }

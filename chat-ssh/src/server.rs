@@ -195,6 +195,12 @@ impl Server {
             }
             Ok((slot, handshake)) => {
                 self.shared.runtime.metrics.connections_accepted.inc();
+                // russh sets TCP_NODELAY (its `Config::nodelay`) only on sockets it accepts
+                // itself; this one reaches it as a wrapped stream. Without it a line could wait
+                // for the client's delayed ACK (40 ms on Linux) behind the one before.
+                if let Err(error) = stream.set_nodelay(true) {
+                    debug!(parent: &span, %error, "cannot set TCP_NODELAY");
+                }
                 let connection = Connection {
                     shared: Arc::clone(&self.shared),
                     ssh_config: Arc::clone(&self.ssh_config),

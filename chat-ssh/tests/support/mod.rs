@@ -647,9 +647,9 @@ impl Session {
         F: FnOnce(&'a ChannelWriteHalf<client::Msg>) -> Fut,
         Fut: std::future::Future<Output = Result<(), russh::Error>>,
     {
-        let before = {
+        let (successes, failures) = {
             let o = self.output.borrow();
-            o.successes + o.failures
+            (o.successes, o.failures)
         };
         send(&self.writer)
             .await
@@ -657,12 +657,14 @@ impl Session {
         let mut output = self.output.clone();
         let replied = tokio::time::timeout(
             WAIT,
-            output.wait_for(|o| o.successes + o.failures > before || o.closed),
+            output.wait_for(|o| o.successes + o.failures > successes + failures || o.closed),
         )
         .await
         .unwrap_or_else(|_| panic!("no reply to the {what} request within {WAIT:?}"))
         .expect("the reader is alive");
-        replied.failures == 0 && !replied.closed
+        // Granted is a success reply, even if the channel has closed since (a quick command
+        // that is already done); a channel closed with no reply was not granted.
+        replied.failures == failures && replied.successes > successes
     }
 
     /// Sends bytes as typed (or piped) input.
@@ -1023,4 +1025,76 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Gated<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lower level: requests sent without waiting, and their replies counted
+// ---------------------------------------------------------------------------------------------
+
+impl Session {
+    /// Sends a channel request and says whether the server granted it, from this one reply:
+    /// unlike [`try_request`](Self::try_request), earlier refusals on the channel do not
+    /// count.
+    pub async fn grants<'a, F, Fut>(&'a self, what: &str, send: F) -> bool
+    where
+        F: FnOnce(&'a ChannelWriteHalf<client::Msg>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), russh::Error>>,
+    {
+        let (successes, failures) = {
+            let o = self.output.borrow();
+            (o.successes, o.failures)
+        };
+        send(&self.writer)
+            .await
+            .unwrap_or_else(|e| panic!("sending the {what} request: {e}"));
+        let mut output = self.output.clone();
+        let replied = tokio::time::timeout(
+            WAIT,
+            output.wait_for(|o| o.successes + o.failures > successes + failures || o.closed),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no reply to the {what} request within {WAIT:?}"))
+        .expect("the reader is alive");
+        replied.successes > successes && !replied.closed
+    }
+
+    /// The channel's writing half, to send requests without waiting for their replies.
+    pub fn writer(&self) -> &ChannelWriteHalf<client::Msg> {
+        &self.writer
+    }
+
+    /// Waits until the server has answered `count` requests in all, or closed the channel;
+    /// returns the (successes, failures) so far.
+    pub async fn wait_replies(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<(usize, usize), String> {
+        let mut output = self.output.clone();
+        let done = tokio::time::timeout(
+            timeout,
+            output.wait_for(|o| o.successes + o.failures >= count || o.closed),
+        )
+        .await;
+        let o = self.output.borrow();
+        match done {
+            Ok(_) => Ok((o.successes, o.failures)),
+            Err(_) => Err(format!(
+                "{}: {} of {count} replies within {timeout:?}",
+                self.conn.user,
+                o.successes + o.failures
+            )),
+        }
+    }
+}
+
+/// The resident memory of this process (`VmRSS` in `/proc/self/status`), in KiB: the test
+/// server runs in the test's own process.
+pub fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line")
 }
