@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The 500-user room (50 senders x 0.9 lines/s x 30 s) on one machine, in one sitting:
-#   single      one server, no cluster (the default deployment)
+#   single      one server, no cluster (the default deployment), and the floor
 #   one-node    one node of a cluster on redis-server: what the bus costs with no fan-out
 #   two-nodes   two nodes on one redis-server, the sessions spread over both (bench --addr A,B)
 # Each run is done RUNS times (default 2), interleaved. The bench is given every server
@@ -79,9 +79,10 @@ start_redis() {
 
 room=(--users 500 --senders 50 --rate 0.9 --duration 30 --warmup 3 --connect-concurrency 100)
 
-# run LABEL NODES: NODES is 0 (no cluster), 1 or 2.
+# run LABEL NODES [BENCH ARGS...]: NODES is 0 (no cluster), 1 or 2.
 run() {
   local label=$1 nodes=$2
+  shift 2
   local work
   work=$(mktemp -d)
   local addrs=() server_pids=()
@@ -116,7 +117,7 @@ run() {
   {
     echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $label: $nodes node(s), pids $joined_pids (redis last)"
     echo "# before: $(uptime)"
-    "$BIN" bench --addr "$joined_addrs" --server-pid "$joined_pids" "${room[@]}"
+    "$BIN" bench --addr "$joined_addrs" --server-pid "$joined_pids" "${room[@]}" "$@"
     echo "# after: $(uptime)"
   } >"$OUT/$label.txt"
   stop "${server_pids[@]}"
@@ -125,7 +126,8 @@ run() {
 }
 
 for i in $(seq 1 "$RUNS"); do
-  run "single-$i" 0
+  # The single server's run also measures the floor, for its ratio.
+  run "single-$i" 0 --floor
   run "one-node-$i" 1
   run "two-nodes-$i" 2
 done
