@@ -32,8 +32,11 @@ pub enum ServeError {
     MotdNotText { path: PathBuf },
     #[error(transparent)]
     Server(#[from] ServerError),
-    #[error("cannot listen on {addr}: {source}")]
+    /// `flag` names the option that chose the address, so that the fix is plain (another
+    /// server on this machine wants `--web-bind` too, say).
+    #[error("cannot listen on {addr} ({flag}): {source}")]
     Bind {
+        flag: &'static str,
         addr: std::net::SocketAddr,
         source: io::Error,
     },
@@ -230,10 +233,16 @@ async fn serve(
     let server = Server::new(config, Arc::clone(&runtime))?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|source| ServeError::Bind { addr: bind, source })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind { addr: bind, source })?;
+        .map_err(|source| ServeError::Bind {
+            flag: "--bind",
+            addr: bind,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        flag: "--bind",
+        addr: bind,
+        source,
+    })?;
     let shutdown = CancellationToken::new();
     let signals = shutdown_on_signal(shutdown.clone()).map_err(ServeError::Signal)?;
     tokio::spawn(signals);
@@ -242,7 +251,11 @@ async fn serve(
     if let Some(addr) = metrics_bind {
         let endpoint = metrics_http::bind(addr, server.metrics(), shutdown.clone())
             .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+            .map_err(|source| ServeError::Bind {
+                flag: "--metrics-bind",
+                addr,
+                source,
+            })?;
         tokio::spawn(endpoint);
     }
     let web = web

@@ -31,10 +31,16 @@ impl BoundWeb {
         };
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        let local: SocketAddr = listener
-            .local_addr()
-            .map_err(|source| ServeError::Bind { addr, source })?;
+            .map_err(|source| ServeError::Bind {
+                flag: "--web-bind",
+                addr,
+                source,
+            })?;
+        let local: SocketAddr = listener.local_addr().map_err(|source| ServeError::Bind {
+            flag: "--web-bind",
+            addr,
+            source,
+        })?;
         let tls = match (&args.web_tls_cert, &args.web_tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles {
                 cert: cert.clone(),

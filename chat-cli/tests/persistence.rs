@@ -213,3 +213,20 @@ fn a_host_key_that_cannot_be_read_is_a_clear_startup_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_port_already_taken_is_a_start_up_error_that_names_its_flag() {
+    // A second server on one machine wants the default 127.0.0.1:8080 for its web front-end
+    // too: the error says which flag to change.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for flag in ["--web-bind", "--metrics-bind"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, stderr) = serve_failure(dir.path(), &[flag.as_ref(), addr.as_ref()]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("cannot listen on {addr} ({flag})")),
+            "{stderr}"
+        );
+    }
+}
