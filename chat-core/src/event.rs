@@ -130,6 +130,14 @@ impl Event {
         )
     }
 
+    /// Who said it, for a said line or an emote (what history keeps); `None` otherwise.
+    pub fn said_by(&self) -> Option<&str> {
+        match &self.kind {
+            EventKind::Said { from, .. } | EventKind::Emote { from, .. } => Some(from),
+            _ => None,
+        }
+    }
+
     /// Whether this is an error notice (what an `exec` session turns into a failing status).
     pub fn is_error(&self) -> bool {
         matches!(

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chat_core::journal::{Journal, Record, StoredLine};
+use chat_core::journal::{Journal, Record};
 use chat_core::{Event, NoticeLevel};
 use chat_store::{Retention, Store};
 use chrono::Utc;
@@ -217,13 +217,14 @@ impl PersistLink {
         reader: &mut Reader,
     ) -> Option<Event> {
         let promises = batch.iter().any(|e| e.borrow().promise);
-        let mut lines = batch
-            .iter()
-            .filter_map(|e| StoredLine::from_event(e.borrow()));
-        let first_line = lines.next();
-        if !promises && first_line.is_none() {
+        // Looked at without copying anything: this runs for every batch of every member.
+        let lines = batch.iter().any(|e| e.borrow().said_by().is_some());
+        if !promises && !lines {
             return None;
         }
+        let mine = batch
+            .iter()
+            .any(|e| e.borrow().said_by() == Some(reader.name.as_str()));
         let stored = match &self.store {
             Some(store) => store.caught_up(COMMIT_WAIT).await,
             None => true,
@@ -232,10 +233,6 @@ impl PersistLink {
             reader.told_unstored = false;
         }
         if !promises {
-            let mine = first_line
-                .into_iter()
-                .chain(lines)
-                .any(|line| line.from == reader.name);
             if stored || !mine || std::mem::replace(&mut reader.told_unstored, true) {
                 return None;
             }

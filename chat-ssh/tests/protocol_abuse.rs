@@ -407,7 +407,7 @@ async fn absurd_pty_sizes_are_clamped_and_harm_nobody() {
     // A second PTY request on a running session is refused.
     assert!(
         !huge
-            .grants("a second pty", |w| async move {
+            .try_request("a second pty", |w| async move {
                 w.request_pty(true, "vt100", 80, 24, 0, 0, &[]).await
             })
             .await,
@@ -503,7 +503,7 @@ async fn absurd_terminal_modes_are_ignored_or_cut_off_and_harm_nobody() {
                     .await;
                 let too_many = vec![(Pty::VINTR, 3); 200];
                 let granted = flood
-                    .grants("pty with 200 modes", |w| async move {
+                    .try_request("pty with 200 modes", |w| async move {
                         w.request_pty(true, "xterm", 80, 24, 0, 0, &too_many).await
                     })
                     .await;
@@ -581,7 +581,7 @@ async fn a_flood_of_env_requests_is_answered_in_constant_memory_and_harms_nobody
         // The session then starts as any other.
         assert!(
             session
-                .grants("shell", |w| async move { w.request_shell(true).await })
+                .try_request("shell", |w| async move { w.request_shell(true).await })
                 .await,
             "a shell after the flood"
         );
@@ -616,7 +616,7 @@ async fn an_exec_of_a_mebibyte_is_refused_and_harms_nobody() {
                 // 1 MiB is more than an SSH packet may hold (256 KiB): the connection is cut.
                 let command = vec![b'a'; 1 << 20];
                 let granted = mebibyte
-                    .grants(
+                    .try_request(
                         "exec of 1 MiB",
                         |w| async move { w.exec(true, command).await },
                     )
@@ -676,7 +676,7 @@ async fn subsystems_are_refused_and_harm_nobody() {
         let shown: String = name.chars().take(16).collect();
         assert!(
             !session
-                .grants(&format!("subsystem {shown:?}"), |w| async move {
+                .try_request(&format!("subsystem {shown:?}"), |w| async move {
                     w.request_subsystem(true, name).await
                 })
                 .await,
@@ -712,7 +712,7 @@ async fn subsystems_are_refused_and_harm_nobody() {
     // The channel is still good for a shell.
     assert!(
         session
-            .grants("shell", |w| async move { w.request_shell(true).await })
+            .try_request("shell", |w| async move { w.request_shell(true).await })
             .await,
         "a shell after the refused subsystems"
     );
@@ -836,7 +836,7 @@ async fn refuses_forwarding(session: &Session, port: u32) {
     // all (a client waiting for the answer hung, or took the next reply for it).
     assert!(
         !session
-            .grants("agent forwarding", |w| async move {
+            .try_request("agent forwarding", |w| async move {
                 w.agent_forward(true).await
             })
             .await,
@@ -844,7 +844,7 @@ async fn refuses_forwarding(session: &Session, port: u32) {
     );
     assert!(
         !session
-            .grants("x11 forwarding", |w| async move {
+            .try_request("x11 forwarding", |w| async move {
                 w.request_x11(true, false, "MIT-MAGIC-COOKIE-1", "00ff".repeat(16), 0)
                     .await
             })

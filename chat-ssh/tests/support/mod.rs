@@ -641,7 +641,8 @@ impl Session {
         );
     }
 
-    /// Sends a channel request and says whether the server granted it.
+    /// Sends a channel request and says whether the server granted it, from this one reply
+    /// (earlier refusals on the channel do not count).
     pub async fn try_request<'a, F, Fut>(&'a self, what: &str, send: F) -> bool
     where
         F: FnOnce(&'a ChannelWriteHalf<client::Msg>) -> Fut,
@@ -1032,32 +1033,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Gated<S> {
 // ---------------------------------------------------------------------------------------------
 
 impl Session {
-    /// Sends a channel request and says whether the server granted it, from this one reply:
-    /// unlike [`try_request`](Self::try_request), earlier refusals on the channel do not
-    /// count.
-    pub async fn grants<'a, F, Fut>(&'a self, what: &str, send: F) -> bool
-    where
-        F: FnOnce(&'a ChannelWriteHalf<client::Msg>) -> Fut,
-        Fut: std::future::Future<Output = Result<(), russh::Error>>,
-    {
-        let (successes, failures) = {
-            let o = self.output.borrow();
-            (o.successes, o.failures)
-        };
-        send(&self.writer)
-            .await
-            .unwrap_or_else(|e| panic!("sending the {what} request: {e}"));
-        let mut output = self.output.clone();
-        let replied = tokio::time::timeout(
-            WAIT,
-            output.wait_for(|o| o.successes + o.failures > successes + failures || o.closed),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("no reply to the {what} request within {WAIT:?}"))
-        .expect("the reader is alive");
-        replied.successes > successes && !replied.closed
-    }
-
     /// The channel's writing half, to send requests without waiting for their replies.
     pub fn writer(&self) -> &ChannelWriteHalf<client::Msg> {
         &self.writer
