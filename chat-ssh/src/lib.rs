@@ -37,5 +37,5 @@ pub use chat_server;
 pub use chat_server::chat_store;
 pub use chat_server::{Runtime, RuntimeConfig};
 pub use config::ServerConfig;
-pub use server::{MetricsHandle, Reloader, Server, ServerError};
+pub use server::{MIN_CLIENT_REKEY_INTERVAL, MetricsHandle, Reloader, Server, ServerError};
 pub use tokio_util::sync::CancellationToken;

@@ -220,6 +220,13 @@ impl Server {
     }
 }
 
+/// The shortest time a client must leave between the end of one key exchange (the first, at
+/// login, included) and a re-key it starts; one sooner is disconnected. Each exchange costs
+/// the server a key agreement and a signature and pauses the connection, and without a limit
+/// a client could re-key in a loop for as long as it stayed. OpenSSH re-keys after about a
+/// gigabyte (more with AES) or on a `RekeyLimit` time, never twice in a second.
+pub const MIN_CLIENT_REKEY_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The russh configuration: our auth policy lives in the handler, but these say which methods
 /// to advertise and how fast to answer.
 fn ssh_config(config: &ServerConfig, key: PrivateKey) -> russh::server::Config {
@@ -233,6 +240,7 @@ fn ssh_config(config: &ServerConfig, key: PrivateKey) -> russh::server::Config {
         keepalive_interval: Some(config.keepalive_interval),
         keepalive_max: 3,
         nodelay: true,
+        min_peer_rekey_interval: Some(MIN_CLIENT_REKEY_INTERVAL),
         ..Default::default()
     }
 }

@@ -17,8 +17,11 @@ use std::cell::Cell;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use chat_ssh::MIN_CLIENT_REKEY_INTERVAL;
 use russh::Pty;
-use support::{Connect, Connection, Session, TestServer, WAIT, eventually, loopback, resident_kib};
+use support::{
+    Connect, Connection, Ending, Session, TestServer, WAIT, eventually, loopback, resident_kib,
+};
 use tokio::sync::Mutex;
 
 /// One test at a time (see the module's comment).
@@ -999,58 +1002,84 @@ async fn a_new_session_may_follow_one_the_server_ended_on_the_same_connection() 
 // Re-keying
 // ---------------------------------------------------------------------------------------------
 
+/// Waits until a key exchange that has just ended is past the server's re-key interval, by a
+/// margin for a loaded machine.
+async fn wait_past_rekey_interval() {
+    tokio::time::sleep(MIN_CLIENT_REKEY_INTERVAL + Duration::from_millis(250)).await;
+}
+
+/// Asks for a key exchange and waits for a round trip after it: the client holds the ping until
+/// its exchange is done, so the next one starts only then. If the server ends the connection
+/// first, the client notes how (in [`Connection::ending`]) and then drops the ping.
+async fn rekey(session: &Session, n: usize) {
+    if session.conn.handle.rekey_soon().await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(WAIT, session.conn.handle.send_ping())
+        .await
+        .unwrap_or_else(|_| panic!("no answer after key exchange {n}"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rekey_loop_is_survived_and_harms_nobody() {
+async fn a_rekey_loop_is_cut_off_at_its_second_exchange_within_the_interval_and_harms_nobody() {
     let _serial = SERIAL.lock().await;
     let server = TestServer::start().await;
     let mut bystanders = Bystanders::join(&server).await;
     let mut session = abuser(&server, "rekeyer").await.plain_shell().await;
     session.expect("rekeyer joined.").await;
+    // The interval counts from the exchange at login too: start past it, so that the loop's
+    // first exchange is allowed.
+    wait_past_rekey_interval().await;
 
-    let (session, rekeys, said) = bystanders
+    let (session, exchanges, took) = bystanders
         .talk_through("key exchanges in a loop", async move {
-            // It says which exchange it is at now and then, within its own line limit.
-            let mut said = Vec::new();
-            let mut last_said: Option<Instant> = None;
-            let rekeys = rounds(async |i| {
-                session
-                    .conn
-                    .handle
-                    .rekey_soon()
-                    .await
-                    .unwrap_or_else(|e| panic!("asking for key exchange {i}: {e}"));
-                // A round trip: the client holds the ping until the exchange is done, so the
-                // next one starts only then.
-                tokio::time::timeout(WAIT, session.conn.handle.send_ping())
-                    .await
-                    .unwrap_or_else(|_| panic!("no answer after key exchange {i}"))
-                    .expect("a ping");
-                if last_said.is_none_or(|t| t.elapsed() >= PACE * 2) {
-                    session.say(&format!("rekeyed {i} times")).await;
-                    said.push(i);
-                    last_said = Some(Instant::now());
-                }
-            })
-            .await;
-            (session, rekeys, said)
+            let started = Instant::now();
+            let mut exchanges = 0;
+            while session.conn.ending().is_none() && exchanges < 100 {
+                exchanges += 1;
+                rekey(&session, exchanges).await;
+            }
+            session
+                .conn
+                .wait_disconnected(WAIT)
+                .await
+                .expect("the re-keyer is disconnected");
+            (session, exchanges, started.elapsed())
         })
         .await;
-    eprintln!("{rekeys} key exchanges in a row");
-    for i in said {
-        bystanders
-            .bob
-            .wait_text(&format!("rekeyer: rekeyed {i} times\n"))
-            .await;
+    eprintln!("cut off at key exchange {exchanges}, {took:?} after the loop began");
+    assert_eq!(
+        exchanges, 2,
+        "the first exchange past the interval is allowed, the second within it is not"
+    );
+    match session.conn.ending() {
+        Some(Ending::Disconnect(why)) if why.contains("re-key too soon") => {}
+        other => panic!("the server says why it disconnects: {other:?}"),
     }
-    assert!(!session.conn.handle.is_closed());
-    let mut session = session;
-    session.say("/who").await;
-    session
-        .expect("-> 3 connected: alice, bob, rekeyer\n")
-        .await;
-
     drop(session);
     only_bystanders_left(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_rekeys_once_the_interval_has_passed_keeps_its_session() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start().await;
+    let mut bystanders = Bystanders::join(&server).await;
+    let session = member(&server, "patient", 4).await;
+
+    for n in 1..=2 {
+        wait_past_rekey_interval().await;
+        rekey(&session, n).await;
+        assert_eq!(session.conn.ending(), None, "after key exchange {n}");
+    }
+    session.say("still here after two key exchanges").await;
+    bystanders
+        .bob
+        .wait_text("patient: still here after two key exchanges\n")
+        .await;
+    bystanders.exchange().await;
+    assert!(!session.conn.handle.is_closed());
+    assert_eq!(server.members(), 3);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -190,6 +190,11 @@ pub enum Error {
     #[error("Pending buffer limit reached")]
     Pending,
 
+    /// The peer started a re-key sooner after the previous key exchange than the server's
+    /// `min_peer_rekey_interval` allows.
+    #[error("Peer started a re-key too soon after the previous key exchange")]
+    RekeyTooSoon,
+
     #[error("Failed to decrypt a packet")]
     DecryptionError,
 

@@ -1798,3 +1798,208 @@ mod rekey_under_load {
         assert!(echoed == payload, "echoed data differs from what was sent");
     }
 }
+
+mod peer_rekey_interval {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use keys::PrivateKeyWithHashAlg;
+    use ssh_key::PrivateKey;
+
+    use super::*;
+    use crate::cert::PublicKeyOrCertificate;
+    use crate::client::{DisconnectReason, RemoteDisconnectInfo};
+    use crate::server::Session;
+
+    /// Remembers the disconnect the server sent, if it sent one.
+    struct Client(Arc<Mutex<Option<RemoteDisconnectInfo>>>);
+
+    impl client::Handler for Client {
+        type Error = crate::Error;
+
+        async fn check_server_key(
+            &mut self,
+            _server_public_key: &PublicKeyOrCertificate,
+        ) -> Result<bool, Self::Error> {
+            Ok(true)
+        }
+
+        async fn disconnected(
+            &mut self,
+            reason: DisconnectReason<Self::Error>,
+        ) -> Result<(), Self::Error> {
+            match reason {
+                DisconnectReason::ReceivedDisconnect(info) => {
+                    *self.0.lock().unwrap() = Some(info);
+                    Ok(())
+                }
+                DisconnectReason::Error(e) => Err(e),
+            }
+        }
+    }
+
+    struct Echo;
+
+    impl server::Handler for Echo {
+        type Error = crate::Error;
+
+        async fn auth_publickey(
+            &mut self,
+            _: &str,
+            _: server::VerifiedPublicKey<'_>,
+        ) -> Result<server::Auth, Self::Error> {
+            Ok(server::Auth::Accept)
+        }
+
+        async fn channel_open_session(
+            &mut self,
+            _channel: Channel<server::Msg>,
+            reply: server::ChannelOpenHandle,
+            _session: &mut Session,
+        ) -> Result<(), Self::Error> {
+            reply.accept().await;
+            Ok(())
+        }
+
+        async fn data(
+            &mut self,
+            channel: ChannelId,
+            data: &[u8],
+            session: &mut Session,
+        ) -> Result<(), Self::Error> {
+            session.data(channel, data.to_vec())?;
+            Ok(())
+        }
+    }
+
+    /// A bound on every wait, for a loaded machine.
+    const WAIT: Duration = Duration::from_secs(10);
+
+    struct Pair {
+        client: client::Handle<Client>,
+        channel: Channel<client::Msg>,
+        disconnect: Arc<Mutex<Option<RemoteDisconnectInfo>>>,
+        server: tokio::task::JoinHandle<Result<(), crate::Error>>,
+    }
+
+    /// A client authenticated to a server with `min_peer_rekey_interval`, a session channel open.
+    async fn pair(min_peer_rekey_interval: Option<Duration>) -> Pair {
+        let _ = env_logger::try_init();
+
+        let config = Arc::new(server::Config {
+            inactivity_timeout: None,
+            min_peer_rekey_interval,
+            keys: vec![PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519).unwrap()],
+            ..Default::default()
+        });
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            server::run_stream(config, socket, Echo).await?.await
+        });
+
+        let disconnect = Arc::new(Mutex::new(None));
+        let key = PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519).unwrap();
+        let mut client = client::connect(
+            Arc::new(client::Config::default()),
+            addr,
+            Client(disconnect.clone()),
+        )
+        .await
+        .unwrap();
+        assert!(
+            client
+                .authenticate_publickey("user", PrivateKeyWithHashAlg::new(Arc::new(key), None))
+                .await
+                .unwrap()
+                .success()
+        );
+        let channel = client.channel_open_session().await.unwrap();
+        Pair {
+            client,
+            channel,
+            disconnect,
+            server,
+        }
+    }
+
+    impl Pair {
+        /// Re-keys, then sends `line` and waits for its echo: the client holds the line until
+        /// its key exchange is done, so the echo shows the exchange went through.
+        async fn rekey_then_echo(&mut self, line: &[u8]) {
+            self.client.rekey_soon().await.unwrap();
+            self.channel.data(line).await.unwrap();
+            let echoed = tokio::time::timeout(WAIT, async {
+                loop {
+                    match self.channel.wait().await {
+                        Some(ChannelMsg::Data { data }) => return data.to_vec(),
+                        Some(ChannelMsg::WindowAdjusted { .. }) => {}
+                        other => panic!("{other:?} instead of the echo of {line:?}"),
+                    }
+                }
+            })
+            .await
+            .expect("the echo arrives");
+            assert_eq!(echoed, line);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_rekeying_sooner_than_min_peer_rekey_interval_is_disconnected() {
+        let pair = pair(Some(Duration::from_secs(60))).await;
+
+        // The initial key exchange ended a moment ago.
+        pair.client.rekey_soon().await.unwrap();
+
+        let server = tokio::time::timeout(WAIT, pair.server)
+            .await
+            .expect("the server ends the session")
+            .unwrap();
+        assert!(
+            matches!(server, Err(crate::Error::RekeyTooSoon)),
+            "{server:?}"
+        );
+        tokio::time::timeout(WAIT, pair.client)
+            .await
+            .expect("the client's session ends")
+            .unwrap();
+        let disconnect = pair.disconnect.lock().unwrap().take();
+        let disconnect = disconnect.expect("the server said why in a disconnect message");
+        assert!(
+            matches!(disconnect.reason_code, crate::Disconnect::KeyExchangeFailed),
+            "{disconnect:?}"
+        );
+        assert!(
+            disconnect.message.contains("re-key too soon"),
+            "{disconnect:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_rekeying_after_min_peer_rekey_interval_keeps_its_session() {
+        let interval = Duration::from_millis(300);
+        let mut pair = pair(Some(interval)).await;
+
+        for line in [&b"first"[..], b"second"] {
+            tokio::time::sleep(interval + Duration::from_millis(200)).await;
+            pair.rekey_then_echo(line).await;
+        }
+
+        assert!(!pair.server.is_finished());
+        assert!(pair.disconnect.lock().unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn without_min_peer_rekey_interval_a_client_may_rekey_back_to_back() {
+        let mut pair = pair(None).await;
+
+        for line in [&b"first"[..], b"second", b"third"] {
+            pair.rekey_then_echo(line).await;
+        }
+
+        assert!(!pair.server.is_finished());
+        assert!(pair.disconnect.lock().unwrap().is_none());
+    }
+}

@@ -99,6 +99,14 @@ pub struct Config {
     pub keepalive_max: usize,
     /// If active, invoke `set_nodelay(true)` on client sockets; disabled by default (i.e. Nagle's algorithm is active).
     pub nodelay: bool,
+    /// The shortest time a client must leave between the end of one key exchange (the initial
+    /// one included, whichever side started it) and a re-key it initiates. A client that
+    /// re-keys sooner is sent a disconnect, and the session ends with
+    /// [`Error::RekeyTooSoon`](crate::Error::RekeyTooSoon). Every key exchange costs the server
+    /// a key agreement and a host-key signature and pauses the session's channels, so without
+    /// a limit a client may re-key in a loop for as long as it likes. Re-keys the server
+    /// starts (see [`limits`](Self::limits)) are not limited. `None` (the default): no limit.
+    pub min_peer_rekey_interval: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -126,6 +134,7 @@ impl Default for Config {
             keepalive_interval: None,
             keepalive_max: 3,
             nodelay: false,
+            min_peer_rekey_interval: None,
         }
     }
 }
@@ -153,6 +162,7 @@ impl Debug for Config {
             .field("inactivity_timeout", &self.inactivity_timeout)
             .field("keepalive_interval", &self.keepalive_interval)
             .field("keepalive_max", &self.keepalive_max)
+            .field("min_peer_rekey_interval", &self.min_peer_rekey_interval)
             .finish()
     }
 }
@@ -1199,7 +1209,8 @@ async fn reply<H: Handler + Send>(
     }
 
     if pkt.buffer.first() == Some(&msg::KEXINIT) && session.kex == SessionKexState::Idle {
-        // Not currently in a rekey but received KEXINIT
+        // Not currently in a rekey but received KEXINIT (one sooner than
+        // `min_peer_rekey_interval` allows was refused in `Session::run`).
         info!("Client has initiated re-key");
         session.begin_rekey()?;
         // Kex will consume the packet right away

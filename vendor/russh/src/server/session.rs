@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use channels::WindowSizeRef;
 use kex::ServerKex;
-use log::debug;
+use log::{debug, info};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender, channel};
 use tokio::sync::oneshot;
@@ -729,6 +729,24 @@ impl Session {
 
                     let mut pkt = self.maybe_decompress(&buffer)?;
 
+                    if let Some(since) = self.peer_rekey_too_soon(&pkt) {
+                        info!("Client re-keyed too soon ({since:?} after the last): disconnecting");
+                        self.common.disconnect(
+                            crate::Disconnect::KeyExchangeFailed,
+                            "re-key too soon after the previous key exchange",
+                            "",
+                        )?;
+                        self.flush()?;
+                        // The session ends with the error whether or not the goodbye is sent.
+                        let _ = crate::flush_or_timeout(
+                            &mut self.common.packet_writer,
+                            &mut stream_write,
+                            inactivity_timer.as_mut(),
+                        )
+                        .await;
+                        return Err(crate::Error::RekeyTooSoon.into());
+                    }
+
                     match pkt.buffer.first() {
                         None => (),
                         Some(&crate::msg::DISCONNECT) => {
@@ -959,6 +977,19 @@ impl Session {
                 .encrypted
                 .as_ref()
                 .is_some_and(|enc| Self::automatic_rekey_eligible(&enc.state))
+    }
+
+    /// If `pkt` starts a re-key sooner after the previous key exchange than
+    /// `min_peer_rekey_interval` allows, how long after it came.
+    fn peer_rekey_too_soon(&self, pkt: &IncomingSshPacket) -> Option<Duration> {
+        let min = self.common.config.min_peer_rekey_interval?;
+        // A KEXINIT while a key exchange is in progress is part of that one.
+        if pkt.buffer.first() != Some(&msg::KEXINIT) || self.kex != SessionKexState::Idle {
+            return None;
+        }
+        let last = self.common.encrypted.as_ref()?.last_rekey;
+        let since = russh_util::time::Instant::now().duration_since(last);
+        (since < min).then_some(since)
     }
 
     fn rekey_time_remaining(&self) -> Option<Duration> {
