@@ -236,6 +236,7 @@ fn offline_messages_wait_in_order(store: &dyn Store) {
 fn pruning_keeps_the_newest_lines(store: &dyn Store) {
     let written: Vec<StoredLine> = (0..10)
         .map(|i| line(if i % 2 == 0 { "#a" } else { "#b" }, &format!("m{i}"), i))
+        .chain([line("#c", "alone", 10)])
         .collect();
     store.apply(&lines(&written)).unwrap();
     let gone = store
@@ -250,6 +251,11 @@ fn pruning_keeps_the_newest_lines(store: &dyn Store) {
     assert_eq!(gone, 6);
     assert_eq!(texts(&store.history("#a", 10).unwrap()), ["m6", "m8"]);
     assert_eq!(texts(&store.history("#b", 10).unwrap()), ["m7", "m9"]);
+    assert_eq!(
+        texts(&store.history("#c", 10).unwrap()),
+        ["alone"],
+        "a room under the limit keeps everything"
+    );
 }
 
 fn pruning_by_age(store: &dyn Store) {
