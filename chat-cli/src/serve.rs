@@ -62,11 +62,20 @@ pub enum ServeError {
     Web(#[from] chat_web::WebError),
 }
 
+/// Threads for the store's blocking calls (a profile at each join, a history query, a batch of
+/// writes). Each store has one SQLite connection behind a lock, so more threads only wait, and
+/// tokio's default (512) let a room's worth of joins at once grow the pool to ~70 threads. Each
+/// new thread may take its own glibc malloc arena, and under churn those arenas fragmented: the
+/// hour's soak grew 0.2 MiB a minute with the heap itself flat (heaptrack: 9.5 MiB in use
+/// throughout). See BENCHMARKS.md, "Soak".
+const MAX_BLOCKING_THREADS: usize = 8;
+
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     logging::init(args.log_format, args.verbose);
     let config = server_config(&args)?;
     let mut runtime_config = runtime_config(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
