@@ -64,10 +64,10 @@ pub enum ServeError {
 
 /// Threads for the store's blocking calls (a profile at each join, a history query, a batch of
 /// writes). Each store has one SQLite connection behind a lock, so more threads only wait, and
-/// tokio's default (512) let a room's worth of joins at once grow the pool to ~70 threads. Each
-/// new thread may take its own glibc malloc arena, and under churn those arenas fragmented: the
-/// hour's soak grew 0.2 MiB a minute with the heap itself flat (heaptrack: 9.5 MiB in use
-/// throughout). See BENCHMARKS.md, "Soak".
+/// tokio's default (512) let a room's worth of joins at once grow the pool to 70-220 threads.
+/// Each new thread may take its own glibc malloc arena, and under churn those arenas
+/// fragmented: the hour's soak grew 0.2 MiB a minute with the heap itself flat (heaptrack:
+/// 9.5 MiB in use throughout). See BENCHMARKS.md, "Soak".
 const MAX_BLOCKING_THREADS: usize = 8;
 
 pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -97,6 +97,18 @@ pub fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         serve(args.bind, args.metrics_bind, config, runtime_config, web).await
     })?;
     Ok(())
+}
+
+/// Listens on `addr`, which the option `flag` chose: the listener and the address it got (port
+/// 0 picks one). Either failure names the flag.
+pub(crate) async fn listen(
+    flag: &'static str,
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), ServeError> {
+    let failed = |source| ServeError::Bind { flag, addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+    let local = listener.local_addr().map_err(failed)?;
+    Ok((listener, local))
 }
 
 /// The SSH front-end's settings.
@@ -240,18 +252,7 @@ async fn serve(
             reason: e.to_string(),
         })?;
     let server = Server::new(config, Arc::clone(&runtime))?;
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|source| ServeError::Bind {
-            flag: "--bind",
-            addr: bind,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Bind {
-        flag: "--bind",
-        addr: bind,
-        source,
-    })?;
+    let (listener, local) = listen("--bind", bind).await?;
     let shutdown = CancellationToken::new();
     let signals = shutdown_on_signal(shutdown.clone()).map_err(ServeError::Signal)?;
     tokio::spawn(signals);

@@ -1,7 +1,6 @@
 //! `serve`'s web front-end: its flags turned into a listener and a [`WebServer`] beside the
 //! SSH server, sharing its runtime and its shutdown.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,18 +28,7 @@ impl BoundWeb {
         let WebBind::At(addr) = args.web_bind else {
             return Ok(None);
         };
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind {
-                flag: "--web-bind",
-                addr,
-                source,
-            })?;
-        let local: SocketAddr = listener.local_addr().map_err(|source| ServeError::Bind {
-            flag: "--web-bind",
-            addr,
-            source,
-        })?;
+        let (listener, local) = crate::serve::listen("--web-bind", addr).await?;
         let tls = match (&args.web_tls_cert, &args.web_tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles {
                 cert: cert.clone(),
