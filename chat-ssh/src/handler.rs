@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chat_core::TermSize;
+use futures_util::FutureExt;
 use russh::keys::{Algorithm, HashAlg};
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
@@ -49,8 +50,9 @@ pub(crate) struct ConnectionHandler {
     kill: CancellationToken,
     /// The SSH username, which becomes the first nick.
     user: String,
-    /// The key the client proved, if any, and what the directory said of it.
-    key: Option<(CheckedKey, Lookup)>,
+    /// The key the client proved, if any, and what the directory said of it: boxed, because
+    /// russh's session future keeps this handler twice (see `chat::ChatStart::key`).
+    key: Option<Box<(CheckedKey, Lookup)>>,
     /// The one session channel a connection may have.
     channel: Option<ChannelState>,
     /// When the TCP connection was accepted, for the handshake-duration metric.
@@ -124,6 +126,22 @@ impl NoSessionWatch {
     }
 }
 
+/// `session`, holding `running` until it ends, then `watch`.
+///
+/// Combinators, not an `async move` block: a block that captures `session` and awaits it keeps
+/// two copies of its state, the captured one and the one being awaited, and the chat task's
+/// future is a few KiB. With the block every idle session cost 3.3 KiB more (heaptrack: the
+/// chat task's allocation grew from 2.1 to 5.4 KiB; issue 14).
+fn counted<F: Future<Output = ()>>(
+    session: F,
+    running: Running,
+    watch: NoSessionWatch,
+) -> impl Future<Output = ()> {
+    session
+        .map(move |()| drop(running))
+        .then(move |()| watch.run())
+}
+
 /// What a session channel asked for before its shell or command started.
 struct ChannelState {
     id: ChannelId,
@@ -175,15 +193,11 @@ impl ConnectionHandler {
     /// `session` counted as running while it runs, and then watched: a connection left
     /// without a session is closed.
     fn counted<F: Future<Output = ()>>(&self, session: F) -> impl Future<Output = ()> + use<F> {
-        let running = Running::start(&self.sessions);
-        let watch = self.no_session_watch();
-        async move {
-            {
-                let _running = running;
-                session.await;
-            }
-            watch.run().await;
-        }
+        counted(
+            session,
+            Running::start(&self.sessions),
+            self.no_session_watch(),
+        )
     }
 
     /// How long the directory may take to answer for this connection's key: what is left of
@@ -354,7 +368,7 @@ impl russh::server::Handler for ConnectionHandler {
         info!(parent: &self.span, user, %fingerprint, account = account.as_deref().unwrap_or("none"), method = "publickey", "authenticated");
         self.user = user.to_owned();
         self.span.record("fingerprint", fingerprint.as_str());
-        self.key = Some((checked, lookup));
+        self.key = Some(Box::new((checked, lookup)));
         Ok(Auth::Accept)
     }
 
@@ -627,5 +641,61 @@ mod tests {
         let kept = terminal_type(&huge);
         assert_eq!(kept.chars().count(), MAX_TERM_CHARS);
         assert!(huge.starts_with(&kept));
+    }
+
+    fn watch_of(sessions: &Arc<SessionCount>, kill: &CancellationToken) -> NoSessionWatch {
+        NoSessionWatch {
+            sessions: Arc::clone(sessions),
+            timeout: Duration::from_millis(50),
+            gone: CancellationToken::new(),
+            kill: kill.clone(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    #[test]
+    fn counting_a_session_adds_a_few_words_to_its_future_not_a_second_copy_of_it() {
+        let sessions = Arc::<SessionCount>::default();
+        let state = [7u8; 4096];
+        let session = async move {
+            tokio::task::yield_now().await;
+            std::hint::black_box(&state);
+        };
+        let alone = std::mem::size_of_val(&session);
+        let counted = counted(
+            session,
+            Running::start(&sessions),
+            watch_of(&sessions, &CancellationToken::new()),
+        );
+        let size = std::mem::size_of_val(&counted);
+        assert!(
+            size < alone + 256,
+            "a {alone}-byte session became a {size}-byte counted future"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_counted_session_is_running_until_it_ends_and_then_its_connection_is_watched() {
+        let sessions = Arc::<SessionCount>::default();
+        let kill = CancellationToken::new();
+        let (end, ended) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(counted(
+            async move {
+                let _ = ended.await;
+            },
+            Running::start(&sessions),
+            watch_of(&sessions, &kill),
+        ));
+        tokio::task::yield_now().await;
+        assert_eq!(sessions.running.load(Ordering::Acquire), 1);
+        end.send(()).unwrap();
+        tokio::task::yield_now().await;
+        assert_eq!(sessions.running.load(Ordering::Acquire), 0);
+        assert!(!kill.is_cancelled(), "the watch waits its timeout first");
+        task.await.unwrap();
+        assert!(
+            kill.is_cancelled(),
+            "no session after the timeout: disconnected"
+        );
     }
 }

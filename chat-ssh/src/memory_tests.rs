@@ -9,3 +9,15 @@ fn russh_messages_stay_small() {
     let size = std::mem::size_of::<russh::server::Msg>();
     assert!(size <= 96, "russh::server::Msg is {size} bytes");
 }
+
+/// russh's session future holds the connection's handler for as long as the connection
+/// lasts, and each chat task its `ChatStart`, each twice (an `async fn` keeps its argument
+/// and its local). With the proven key inline (384 bytes) they were 656 and 528 bytes; the
+/// key is boxed now (issue 14, BENCHMARKS.md "The merge cost 7 KiB a session").
+#[test]
+fn what_a_connection_and_a_chat_task_hold_for_their_lives_stays_small() {
+    let handler = std::mem::size_of::<crate::handler::ConnectionHandler>();
+    let start = std::mem::size_of::<crate::chat::ChatStart>();
+    assert!(handler <= 320, "ConnectionHandler is {handler} bytes");
+    assert!(start <= 192, "ChatStart is {start} bytes");
+}

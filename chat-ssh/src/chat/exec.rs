@@ -30,7 +30,7 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
     let now = Utc::now();
     let request = Box::pin(shared.runtime.join_request(Arrival {
         name: start.user.clone(),
-        key: start.key.clone(),
+        key: start.key.as_deref().cloned(),
         ip: Some(start.ip),
         visible: false,
     }))
@@ -56,7 +56,10 @@ pub(crate) async fn run_exec(start: ChatStart, command: String) {
             events.extend(lines);
         }
         Some(Request::Keys(command)) => {
-            let my_key = start.key.as_ref().map(|(key, _)| key.fingerprint.as_str());
+            let my_key = start
+                .key
+                .as_deref()
+                .map(|(key, _)| key.fingerprint.as_str());
             let result = match &account {
                 Some(account) => {
                     let name = outcome.me.name.clone();

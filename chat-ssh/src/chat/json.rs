@@ -50,7 +50,7 @@ pub(crate) async fn run_json(mut start: ChatStart) {
     let shared = Arc::clone(&start.shared);
     let arrival = Arrival {
         name: start.user.clone(),
-        key: start.key.clone(),
+        key: start.key.as_deref().cloned(),
         ip: Some(start.ip),
         visible: true,
     };

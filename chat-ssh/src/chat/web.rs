@@ -23,7 +23,7 @@ pub(crate) async fn run_web(start: ChatStart) {
     let _closed_session = OnDrop(|| runtime.metrics.session_closed("exec"));
     let account = start
         .key
-        .as_ref()
+        .as_deref()
         .and_then(|(key, lookup)| lookup.account().map(|account| (key, account)));
     let (text, failed) = match (&runtime.config.web_url, account) {
         (None, _) => (

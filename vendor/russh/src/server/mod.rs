@@ -1143,7 +1143,7 @@ where
     // Boxed: `spawn` wraps the future in an async block that awaits it, and such a block keeps
     // room for the future twice (as the value it captured and as the one it awaits), so the
     // task cell of every connection held two copies of this large future.
-    let join = russh_util::runtime::spawn(Box::pin(session.run(stream, handler)));
+    let join = russh_util::runtime::spawn(Box::pin(Box::new(session).run(stream, handler)));
 
     Ok(RunningSession { handle, join })
 }

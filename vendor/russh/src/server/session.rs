@@ -631,8 +631,13 @@ impl Session {
         Ok(())
     }
 
+    /// The session's loop, for the task that runs the connection.
+    ///
+    /// `self` is boxed: the future of an `async fn` keeps its arguments twice for its whole
+    /// life (as the arguments it was called with and as the locals its body works on), and
+    /// this one lives as long as the connection, with the session some kilobytes.
     pub(crate) async fn run<H, R>(
-        mut self,
+        mut self: Box<Self>,
         mut stream: SshRead<R>,
         mut handler: H,
     ) -> Result<(), H::Error>
@@ -1858,7 +1863,7 @@ mod tests {
         peer: &mut tokio::io::DuplexStream,
         stream: tokio::io::DuplexStream,
     ) -> Option<u8> {
-        let event_loop = tokio::spawn(session.run(SshRead::new(stream), TestHandler));
+        let event_loop = tokio::spawn(Box::new(session).run(SshRead::new(stream), TestHandler));
         let mut buffer = SSHBuffer::new();
         let mut opening_key = cipher::clear::Key;
         let packet = cipher::read(peer, &mut buffer, &mut opening_key);
@@ -1909,5 +1914,37 @@ mod msg_size_tests {
     #[test]
     fn a_message_is_at_most_96_bytes() {
         assert!(std::mem::size_of::<super::Msg>() <= 96, "{}", std::mem::size_of::<super::Msg>());
+    }
+}
+
+#[cfg(test)]
+mod run_future_size_tests {
+    use super::*;
+
+    /// A handler with a large state, so that a second copy of it would show.
+    struct LargeHandler(#[allow(dead_code)] [u8; 4096]);
+
+    impl Handler for LargeHandler {
+        type Error = crate::Error;
+    }
+
+    /// The size of what `f` returns, without calling it.
+    fn returned_size<A, B, C, F: Future>(_: fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// The session's future lives as long as the connection: it holds what the loop keeps
+    /// between packets (its timers, the read in progress), the handler and the stream, and
+    /// not the session itself, which is boxed (an `async fn` keeps a second copy of every
+    /// argument).
+    #[test]
+    fn the_session_future_holds_its_arguments_once() {
+        let future = returned_size(Session::run::<LargeHandler, tokio::io::DuplexStream>);
+        let arguments = std::mem::size_of::<LargeHandler>()
+            + std::mem::size_of::<SshRead<tokio::io::DuplexStream>>();
+        assert!(
+            future <= 2 * arguments + 2048,
+            "the session future is {future} bytes for {arguments} bytes of arguments"
+        );
     }
 }
