@@ -316,12 +316,16 @@ kick_loop() {
 
 # --- sampling ------------------------------------------------------------------------------------
 csv=$OUT/minutes.csv
-echo "minute,unix_time,rss_kib,fds,threads,tasks_alive,sessions,connections_open,load1" >"$csv"
+echo "minute,unix_time,rss_kib,fds,threads,tasks_alive,sessions,connections_open,load1,rss_anon_kib,rss_file_kib" >"$csv"
 tasks_metric=unknown
 sample() {
-  local minute=$1 status rss threads fds metrics tasks sessions connections
+  local minute=$1 status rss rss_anon rss_file threads fds metrics tasks sessions connections
   status=$(cat "/proc/$server/status" 2>/dev/null) || server_died "at minute $minute"
   rss=$(awk '/^VmRSS:/ {print $2}' <<<"$status")
+  # Anonymous (the heap, stacks) apart from file-backed and shared (the binary, SQLite's
+  # mapped WAL index): a step in one is not a step in the other.
+  rss_anon=$(awk '/^RssAnon:/ {print $2}' <<<"$status")
+  rss_file=$(awk '/^Rss(File|Shmem):/ {s += $2} END {print s + 0}' <<<"$status")
   threads=$(awk '/^Threads:/ {print $2}' <<<"$status")
   fds=$(find "/proc/$server/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
   metrics=$(curl -fsS --max-time 10 "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null) || {
@@ -339,7 +343,7 @@ sample() {
   else
     tasks='' sessions='' connections=''
   fi
-  echo "$minute,$(date +%s),$rss,$fds,$threads,$tasks,$sessions,$connections,$(cut -d' ' -f1 /proc/loadavg)" >>"$csv"
+  echo "$minute,$(date +%s),$rss,$fds,$threads,$tasks,$sessions,$connections,$(cut -d' ' -f1 /proc/loadavg),$rss_anon,$rss_file" >>"$csv"
   printf 'soak: minute %3d/%d  rss %6.1f MiB  fds %5s  threads %3s  tasks %6s  sessions %5s  connections %5s\n' \
     "$minute" "$MINUTES" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$fds" "$threads" \
     "${tasks:--}" "${sessions:--}" "${connections:--}"
@@ -444,7 +448,8 @@ judge() {
   echo
   echo "| quantity | warm-up (min 0–$WARMUP) | 1st quarter (min $q1_from–$q1_to) | 2nd ($(quarter_from 2)–$(quarter_to 2)) | 3rd ($(quarter_from 3)–$(quarter_to 3)) | last ($q4_from–$q4_to) | limit on the last median | verdict |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-  for row in "RSS (MiB)|rss_kib|$RSS_TOLERANCE|0|1024" "open fds|fds|$FD_TOLERANCE|$FD_SLACK|1" \
+  for row in "RSS (MiB)|rss_kib|$RSS_TOLERANCE|0|1024" "RSS anonymous (MiB)|rss_anon_kib|||1024" \
+    "RSS file-backed (MiB)|rss_file_kib|||1024" "open fds|fds|$FD_TOLERANCE|$FD_SLACK|1" \
     "threads|threads|||1" "tasks (chat_tasks_alive)|tasks_alive|$TASK_TOLERANCE|$TASK_SLACK|1" \
     "sessions (chat_sessions)|sessions|||1" "connections (chat_connections_open)|connections_open|||1"; do
     IFS='|' read -r name column tolerance slack scale <<<"$row"

@@ -23,6 +23,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod allocator;
 mod cluster;
 pub mod config;
 pub mod directory;
