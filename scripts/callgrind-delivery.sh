@@ -35,7 +35,7 @@ trap 'rm -rf "$work"' EXIT
 measure() {
   local seconds=$1 data="$work/data-$1" out="$work/cg-$1"
   valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
-    "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$data" --max-per-ip 100000 \
+    "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$data" --web-bind off --max-per-ip 100000 \
     --max-new-per-ip 1000000 --max-unauthenticated 1000 2>"$work/server-$seconds.log" &
   local server=$!
   for _ in $(seq 1 300); do
