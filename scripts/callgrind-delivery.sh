@@ -17,6 +17,8 @@
 #
 #   scripts/callgrind-delivery.sh            # prints the figure
 #   CHECK=31000 scripts/callgrind-delivery.sh   # ...and fails if it is over 31,000 + 5 %
+#   KEEP=/tmp/cg scripts/callgrind-delivery.sh    # ...and keeps both callgrind files there, to
+#                                                 # compare builds with callgrind_annotate
 #
 # Needs valgrind and a release build (`cargo build --release -p chat-cli`).
 set -euo pipefail
@@ -29,7 +31,7 @@ SHORT=${SHORT:-5}
 LONG=${LONG:-65}
 PORT=${PORT:-22522}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'if [[ -n "${KEEP:-}" ]]; then mkdir -p "$KEEP" && cp "$work"/cg-* "$KEEP"/; fi; rm -rf "$work"' EXIT
 
 # One run: prints "INSTRUCTIONS DELIVERIES".
 measure() {

@@ -7,9 +7,9 @@
 //! wraps this one call, so it is the workspace's one `unsafe` block.
 
 /// Asks the allocator to return the free pages of all its arenas to the system. It walks
-/// and locks each arena in turn, a few milliseconds for this server's: call it after a burst
-/// of work, not on a hot path. Does nothing off glibc (musl, macOS and Windows return large
-/// blocks themselves and have no such call). Returns whether anything was given back.
+/// and locks each arena in turn, so call it after a burst of work, not on a hot path. Does
+/// nothing off glibc (musl, macOS and Windows return large blocks themselves and have no
+/// such call). Returns whether anything was given back.
 pub fn release_free_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
