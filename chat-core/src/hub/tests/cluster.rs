@@ -37,10 +37,14 @@ struct Cluster {
 
 impl Cluster {
     fn new(count: usize) -> Self {
+        Self::with_config(count, HubConfig::default())
+    }
+
+    fn with_config(count: usize, config: HubConfig) -> Self {
         let nodes = (0..count)
             .map(|i| {
                 let bus = TestBus::default();
-                let mut hub = Hub::with_journal(HubConfig::default(), Vec::new());
+                let mut hub = Hub::with_journal(config.clone(), Vec::new());
                 hub.set_bus(Box::new(bus.clone()));
                 Node {
                     name: format!("n{i}"),
@@ -233,6 +237,48 @@ fn remote_joins_and_leaves_are_announced() {
             .any(|e| matches!(e, EventKind::Left { name, .. } if name == "bob"))
     );
     assert_eq!(c.nodes[0].hub.names_in("#lobby"), ["alice"]);
+}
+
+#[test]
+fn a_room_big_across_the_cluster_waits_as_long_between_announcements_on_every_node() {
+    let mut c = Cluster::with_config(
+        2,
+        HubConfig {
+            presence_window: TimeDelta::milliseconds(250),
+            presence_window_per_member: TimeDelta::milliseconds(10),
+            ..HubConfig::default()
+        },
+    );
+    // Node 0 holds one member of a room of 60: a window of 600 ms there too, not 250.
+    let alice = c.join(0, "alice");
+    for i in 0..59 {
+        c.join(1, &format!("guest{i}"));
+    }
+    c.settle();
+    c.now += TimeDelta::milliseconds(700);
+    for node in 0..2 {
+        c.nodes[node].hub.tick(c.now);
+    }
+    c.settle();
+    c.events(0, alice);
+    c.join(1, "late");
+    c.settle();
+    let joined = |events: Vec<EventKind>| {
+        events
+            .iter()
+            .filter(|e| matches!(e, EventKind::Joined { .. } | EventKind::JoinedMany { .. }))
+            .count()
+    };
+    c.now += TimeDelta::milliseconds(300);
+    c.nodes[0].hub.tick(c.now);
+    assert_eq!(
+        joined(c.events(0, alice)),
+        0,
+        "a window sized by node 0's own member would have announced it by now"
+    );
+    c.now += TimeDelta::milliseconds(400);
+    c.nodes[0].hub.tick(c.now);
+    assert_eq!(joined(c.events(0, alice)), 1);
 }
 
 #[test]
