@@ -38,7 +38,7 @@ fn new_key(key: NewKey, now: DateTime<Utc>) -> Result<AccountKey, DirectoryError
         fingerprint: key.fingerprint,
         algorithm: key.algorithm,
         public_key: key.public_key,
-        added_at: now,
+        added_at: items::as_stored(now),
         last_used_at: None,
     })
 }
@@ -285,7 +285,7 @@ impl Directory for DynamoDirectory {
             id: new_account_id(),
             name: name.to_owned(),
             operator,
-            created_at: now,
+            created_at: items::as_stored(now),
             keys: vec![key.clone()],
         };
         self.insert(make, actor, &action).await

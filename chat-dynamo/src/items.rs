@@ -246,6 +246,12 @@ pub fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
+/// `at` as it reads back: times are stored to the millisecond, so what a change returns is
+/// cut to that too, or it would differ from the same account read later.
+pub fn as_stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(millis(at)).single().unwrap_or(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

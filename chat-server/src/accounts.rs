@@ -424,9 +424,10 @@ impl Runtime {
         Ok(())
     }
 
-    /// Reads every account again and tells the hub what changed since the last time.
+    /// Reads every account again (what the hub needs of it, not its keys) and tells the hub
+    /// what changed since the last time.
     async fn refresh_accounts(&self, known: &mut HashMap<String, AccountRef>) {
-        let accounts = match self.directory.directory().accounts().await {
+        let accounts = match self.directory.directory().account_refs().await {
             Ok(accounts) => accounts,
             Err(error) => {
                 self.directory.count_error(&error);
@@ -434,10 +435,8 @@ impl Runtime {
                 return;
             }
         };
-        let fresh: HashMap<String, AccountRef> = accounts
-            .iter()
-            .map(|a| (a.id.clone(), account_ref(a)))
-            .collect();
+        let fresh: HashMap<String, AccountRef> =
+            accounts.into_iter().map(|a| (a.id.clone(), a)).collect();
         let now = Utc::now();
         let mut hub = self.hub.lock();
         for (id, account) in &fresh {
@@ -455,11 +454,7 @@ impl Runtime {
 
 /// What the hub needs to know of an account.
 pub fn account_ref(account: &Account) -> AccountRef {
-    AccountRef {
-        id: account.id.clone(),
-        name: account.name.clone(),
-        operator: account.operator,
-    }
+    AccountRef::from(account)
 }
 
 /// `SHA256:…` as typed, with the prefix added if it was left off.
@@ -502,4 +497,64 @@ pub fn describe_keys(account: &Account, my_key: Option<&str>) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RuntimeConfig;
+    use chat_store::directory::{Directory, SqliteDirectory, conformance::key};
+
+    /// Waits (up to 10 s) until the hub says `name` is owned by `account`.
+    async fn until_owner(runtime: &Runtime, name: &str, account: Option<&str>) {
+        for _ in 0..1000 {
+            if runtime.hub.lock().owner_of(name) == account {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the hub never had {name} owned by {account:?}");
+    }
+
+    #[tokio::test]
+    async fn changes_made_elsewhere_in_the_directory_reach_the_hub_at_the_next_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("chat.db");
+        let directory = Arc::new(SqliteDirectory::open(&database).unwrap());
+        // Another process on the same file, as `chat-cli accounts` is.
+        let elsewhere = SqliteDirectory::open(&database).unwrap();
+        let actor = Actor::new("test", None);
+        let runtime = Runtime::new(RuntimeConfig {
+            directory: directory.clone(),
+            account_refresh: Duration::from_millis(20),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        runtime.start();
+
+        let alice = elsewhere
+            .create_account("alice", key(1), false, &actor, Utc::now())
+            .await
+            .unwrap();
+        until_owner(&runtime, "alice", Some(&alice.id)).await;
+        elsewhere
+            .rename_account(&alice.id, "alicia", &actor)
+            .await
+            .unwrap();
+        until_owner(&runtime, "alicia", Some(&alice.id)).await;
+        elsewhere
+            .set_operator(&alice.id, true, &actor)
+            .await
+            .unwrap();
+        for _ in 0..1000 {
+            if runtime.hub.lock().is_operator(None, Some(&alice.id)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(runtime.hub.lock().is_operator(None, Some(&alice.id)));
+        elsewhere.delete_account(&alice.id, &actor).await.unwrap();
+        until_owner(&runtime, "alicia", None).await;
+        runtime.close().await;
+    }
 }

@@ -195,11 +195,11 @@ impl Runtime {
     /// connection (the directory's worker keeps them up to date after). Fails if the
     /// directory cannot be read, with a reason an operator can act on.
     pub async fn load_accounts(&self) -> Result<usize, chat_store::DirectoryError> {
-        let accounts = self.config.directory.accounts().await?;
+        let accounts = self.config.directory.account_refs().await?;
         let count = accounts.len();
         let mut hub = self.hub.lock();
         for account in &accounts {
-            hub.account_changed(&accounts::account_ref(account), chrono::Utc::now());
+            hub.account_changed(account, chrono::Utc::now());
         }
         drop(hub);
         info!(accounts = count, directory = %self.config.directory.describe(), "read the accounts");

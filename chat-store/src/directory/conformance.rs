@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chat_core::AccountRef;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{Account, Actor, Directory, DirectoryError, MAX_KEYS_PER_ACCOUNT, NewKey};
@@ -57,6 +58,9 @@ pub async fn run_all(make: MakeDirectory<'_>) {
             |d| Box::pin(touching(d)),
         ),
         ("accounts are listed by name", |d| Box::pin(listing(d))),
+        ("the hub's view of the accounts matches the accounts", |d| {
+            Box::pin(account_refs_match_accounts(d))
+        }),
         (
             "an account copied from another backend keeps everything",
             |d| Box::pin(importing(d)),
@@ -133,6 +137,13 @@ async fn found_by_key_name_and_id(d: Arc<dyn Directory>) {
         assert_eq!(by_name.as_ref(), Some(&alice), "looked up as {spelling}");
     }
     assert_eq!(d.account_by_id(&alice.id).await.unwrap(), Some(alice));
+    // What a create returns is what a read gives, even for a time finer than storage keeps.
+    let fine = at(0) + chrono::TimeDelta::nanoseconds(1_234_567);
+    let carol = d
+        .create_account("carol", key(3), false, &actor(), fine)
+        .await
+        .unwrap();
+    assert_eq!(d.account_by_id(&carol.id).await.unwrap(), Some(carol));
     assert_eq!(d.account_by_name("bob").await.unwrap(), None);
     assert_eq!(d.account_by_id("no-such-id").await.unwrap(), None);
     assert_eq!(
@@ -528,6 +539,34 @@ async fn listing(d: Arc<dyn Directory>) {
         names,
         ["Alice", "bob", "carol"],
         "sorted regardless of case"
+    );
+}
+
+async fn account_refs_match_accounts(d: Arc<dyn Directory>) {
+    assert!(d.account_refs().await.unwrap().is_empty());
+    let alice = create(d.as_ref(), "alice", 1).await;
+    create(d.as_ref(), "bob", 2).await;
+    d.set_operator(&alice.id, true, &actor()).await.unwrap();
+    d.rename_account(&alice.id, "alicia", &actor())
+        .await
+        .unwrap();
+    let mut refs = d.account_refs().await.unwrap();
+    refs.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut expected: Vec<AccountRef> = d
+        .accounts()
+        .await
+        .unwrap()
+        .iter()
+        .map(AccountRef::from)
+        .collect();
+    expected.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(refs, expected);
+    assert_eq!(
+        refs.iter()
+            .map(|r| (r.name.as_str(), r.operator))
+            .collect::<Vec<_>>(),
+        [("alicia", true), ("bob", false)],
+        "renames and operator grants show"
     );
 }
 

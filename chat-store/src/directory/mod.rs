@@ -26,6 +26,7 @@ mod sqlite;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
+use chat_core::AccountRef;
 use chrono::{DateTime, Utc};
 
 pub use error::DirectoryError;
@@ -52,6 +53,16 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
     /// Oldest first.
     pub keys: Vec<AccountKey>,
+}
+
+impl From<&Account> for AccountRef {
+    fn from(account: &Account) -> Self {
+        AccountRef {
+            id: account.id.clone(),
+            name: account.name.clone(),
+            operator: account.operator,
+        }
+    }
 }
 
 /// One public key of an account.
@@ -141,6 +152,20 @@ pub trait Directory: Send + Sync + Debug {
     /// Every account, sorted by name (for operators, and for the hub to know which names are
     /// taken). May be costly on a remote backend: not for the hot path.
     async fn accounts(&self) -> Result<Vec<Account>, DirectoryError>;
+
+    /// What the hub needs of every account (id, name, operator), in no particular order:
+    /// what the server reads at start and every `account_refresh` to hear of changes made
+    /// elsewhere. A backend that can read less than [`accounts`](Self::accounts) (no keys,
+    /// no sorting) should: the refresh runs whatever the traffic, and reading 100 accounts
+    /// with their keys cost more instructions than 2,000 deliveries.
+    async fn account_refs(&self) -> Result<Vec<AccountRef>, DirectoryError> {
+        Ok(self
+            .accounts()
+            .await?
+            .iter()
+            .map(AccountRef::from)
+            .collect())
+    }
 
     /// Creates an account called `name` with one key. `name` must already be clean
     /// ([`chat_core::name::clean_name`] returns it unchanged). Fails with
