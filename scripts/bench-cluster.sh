@@ -21,61 +21,8 @@ command -v redis-server >/dev/null || {
   exit 1
 }
 
-pids=()
-# stop PID...: SIGTERM, then waits for each to be gone (they are started in $(...), so they
-# are not this shell's children and `wait` cannot be used).
-stop() {
-  local pid
-  for pid in "$@"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "$@"; do
-    for _ in $(seq 1 200); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-  done
-}
-cleanup() {
-  ((${#pids[@]})) && stop "${pids[@]}"
-  return 0
-}
-trap cleanup EXIT
-
-limits=(--max-per-ip 1000000 --max-unauthenticated 1000000 --max-connections 1000000
-  --max-new-per-ip 100000000 --web-bind off)
-
-# start_server LOG PORT DATA [ARGS...]: starts a server, waits until it listens, prints its pid.
-start_server() {
-  local log=$1 port=$2 data=$3
-  shift 3
-  # stdout elsewhere: this runs in $(...), which would otherwise wait for the server to exit.
-  "$BIN" serve --bind "127.0.0.1:$port" --data-dir "$data" "${limits[@]}" "$@" \
-    >/dev/null 2>"$log" &
-  local pid=$!
-  for _ in $(seq 1 200); do
-    grep -q listening "$log" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || {
-      cat "$log" >&2
-      exit 1
-    }
-    sleep 0.1
-  done
-  echo "$pid"
-}
-
-# start_redis DIR PORT: a redis-server with persistence on, as the README asks; prints its pid.
-start_redis() {
-  local dir=$1 port=$2
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save "" --appendonly yes \
-    --protected-mode no >"$dir/redis.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 100); do
-    [ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] && break
-    sleep 0.1
-  done
-  echo "$pid"
-}
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
 
 room=(--users 500 --senders 50 --rate 0.9 --duration 30 --warmup 3 --connect-concurrency 100)
 

@@ -20,6 +20,11 @@ impl Drop for KillOnDrop {
 
 /// Starts `chat-cli serve` on a free loopback port and waits until it accepts connections.
 fn start_server(data_dir: &std::path::Path) -> (KillOnDrop, u16) {
+    start_server_with(data_dir, &[])
+}
+
+/// The same, with more flags for the server.
+fn start_server_with(data_dir: &std::path::Path, flags: &[&str]) -> (KillOnDrop, u16) {
     // Another process may take the port between our probe and the server's bind: try again.
     for _ in 0..5 {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -37,6 +42,7 @@ fn start_server(data_dir: &std::path::Path) -> (KillOnDrop, u16) {
                     "--data-dir",
                 ])
                 .arg(data_dir)
+                .args(flags)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -249,4 +255,118 @@ fn bench_sums_the_servers_it_is_given_and_shows_each_one() {
         server["rss_after_setup_kib"].as_u64().unwrap() > 0,
         "{report}"
     );
+}
+
+/// A server that lets more than the default 20 sessions in from 127.0.0.1.
+fn start_roomy_server(data_dir: &std::path::Path) -> (KillOnDrop, u16) {
+    start_server_with(
+        data_dir,
+        &["--max-per-ip", "1000", "--max-new-per-ip", "1000"],
+    )
+}
+
+#[test]
+fn bench_split_over_processes_counts_the_sessions_of_every_process() {
+    // 30 sessions over 3 processes (0..10, 10..20, 20..30), both senders in the first: the
+    // report must count the sessions and deliveries of all three, as one process would.
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let (server, port) = start_roomy_server(data.path());
+    let addr = format!("127.0.0.1:{port}");
+    let pid = server.0.id().to_string();
+    let output = run_bench(
+        &[
+            "--addr",
+            &addr,
+            "--server-pid",
+            &pid,
+            "--processes",
+            "3",
+            "--users",
+            "30",
+            "--senders",
+            "2",
+            "--rate",
+            "5",
+            "--duration",
+            "2",
+            "--settle",
+            "10",
+            "--json",
+        ],
+        Duration::from_secs(90),
+    );
+    let report = report_of(&output);
+    let field = |name: &str| {
+        report[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no `{name}` in {report}"))
+    };
+    assert_eq!(report["setup"]["attempted"], 30, "{report}");
+    assert_eq!(report["setup"]["ok"], 30, "{report}");
+    assert_eq!(report["setup"]["latency"]["count"], 30, "{report}");
+    assert_eq!(report["senders"], 2, "{report}");
+    // 2 senders × 5 lines/s × 2 s, each line at the 29 sessions other than its sender, 10 of
+    // them in the senders' process and 10 in each of the others.
+    assert_eq!(field("lines_sent"), 20, "{report}");
+    assert_eq!(field("deliveries_expected"), 20 * 29, "{report}");
+    assert_eq!(field("deliveries_seen"), 20 * 29, "{report}");
+    assert_eq!(report["delivery_latency"]["count"], 20 * 29, "{report}");
+    assert!(
+        field("errors") == 0 && field("sessions_lost") == 0,
+        "{report}"
+    );
+    assert!(
+        report["delivery_latency"]["max_us"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert_eq!(report["interrupted"], false, "{report}");
+    // The parent read the server around the measured window, and the processes their CPU.
+    let server = &report["server"];
+    assert!(server["cpu_window_s"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(server["cpu_us_per_delivery"].as_f64().is_some(), "{report}");
+    assert!(report["client_cpu_s"].as_f64().is_some(), "{report}");
+    assert!(
+        report["bytes_per_delivery"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+}
+
+#[test]
+fn bench_split_over_processes_sends_from_each_process_holding_senders() {
+    // 6 users and 2 slow readers over 2 processes (0..4 and 4..8): senders 0 to 2 in the first,
+    // 3 in the second, the slow readers in the second.
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let (_server, port) = start_roomy_server(data.path());
+    let addr = format!("127.0.0.1:{port}");
+    let output = run_bench(
+        &[
+            "--addr",
+            &addr,
+            "--processes",
+            "2",
+            "--users",
+            "6",
+            "--slow-readers",
+            "2",
+            "--senders",
+            "4",
+            "--rate",
+            "5",
+            "--duration",
+            "2",
+            "--settle",
+            "10",
+            "--json",
+        ],
+        Duration::from_secs(90),
+    );
+    let report = report_of(&output);
+    assert_eq!(report["setup"]["ok"], 8, "{report}");
+    assert_eq!(report["senders"], 4, "{report}");
+    assert_eq!(report["lines_sent"], 40, "{report}");
+    assert_eq!(report["deliveries_expected"], 40 * 5, "{report}");
+    assert_eq!(report["deliveries_seen"], 40 * 5, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["invalid_tokens"], 0, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
 }

@@ -52,6 +52,9 @@ pub struct Shared {
     pub bytes: AtomicU64,
     /// Deliveries counted by all sessions together, for progress.
     pub deliveries: AtomicU64,
+    /// Sessions set up, and failed to, so far: for progress.
+    pub set_up: AtomicU64,
+    pub failed: AtomicU64,
 }
 
 impl Shared {

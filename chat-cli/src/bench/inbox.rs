@@ -103,6 +103,8 @@ mod tests {
             warmup_lines: 5,
             bytes: AtomicU64::new(0),
             deliveries: AtomicU64::new(0),
+            set_up: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         }
     }
 

@@ -17,20 +17,44 @@
 //! a dropped connection) and reports it; each step has a timeout, and Ctrl-C stops the run
 //! early with a partial report.
 //!
+//! # Many processes: `--processes K`
+//!
+//! One process can hold only as many sessions as it may open files (a socket each), and a
+//! container's hard limit is often 20,000. `--processes K` splits the sessions over K copies
+//! of this binary (hidden flags `--shard I/K --tag TAG`), each opening a contiguous range of
+//! the global session numbers, so names, `--key-seed` keys and the senders in tokens are those
+//! of one process: the senders are the first `--senders` numbers wherever they land (usually
+//! in the first process), the slow readers come last and so land in the last process, and
+//! `--connect-concurrency` is split between them. Keep `(--users + --slow-readers) / K` under
+//! about 19,000, the limit less some headroom, since each process opens its share.
+//!
+//! This process becomes the parent: it keeps the processes in step over their stdin and
+//! stdout (one JSON message a line: see [`shard`]), reads `--server-pid` between the phases
+//! as a single process would, and merges their samples and counts into one report, with the
+//! client CPU summed over the processes (the parent's own is left out). Each phase has a time
+//! limit, and a process that exits, garbles its words or falls silent fails the run with an
+//! error; Ctrl-C is passed on. With `K = 1` (the default) there is no other process.
+//!
 //! The parts: [`client`] is one session and [`inbox`] what it saw, [`token`] the token format
-//! and scanner, [`stats`]
-//! percentiles, [`proc`] the `/proc` readings, [`run`] the phases of a run and [`send`] its sending, [`report`] what
+//! and scanner, [`stats`] percentiles, [`proc`] and [`readings`] the `/proc` readings of the
+//! server, [`run`] the phases of a run and [`send`] its sending, [`outcome`] what one process
+//! measured, [`shard`], [`parent`] and [`child`] a run split over processes, [`report`] what
 //! is printed and [`progress`] the progress line.
 
+mod child;
 mod client;
 pub mod floor;
 mod inbox;
 mod keys;
+mod outcome;
+mod parent;
 mod proc;
 mod progress;
+mod readings;
 mod report;
 mod run;
 mod send;
+mod shard;
 mod stats;
 mod token;
 
@@ -167,6 +191,21 @@ pub struct BenchArgs {
     /// Most seconds to wait, once all sessions are in, for the server to go quiet.
     #[arg(long, env = "CHAT_BENCH_SETTLE", default_value_t = 60.0, value_name = "SECONDS", value_parser = seconds)]
     pub settle: f64,
+
+    /// Split the sessions over K processes (copies of this one), each opening its share, for
+    /// more sessions than one process may open files; one report all the same. Each process's
+    /// share, (USERS + SLOW_READERS) / K, must stay under its open-file limit (`ulimit -n`).
+    #[arg(long, env = "CHAT_BENCH_PROCESSES", default_value_t = 1, value_name = "K",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub processes: u32,
+
+    /// This is process I of K of a split run (passed by its parent).
+    #[arg(long, hide = true, value_name = "I/K", requires_all = ["addr", "tag"])]
+    pub shard: Option<shard::ShardOf>,
+
+    /// The run's tag, which the parent of a split run hands to every process.
+    #[arg(long, hide = true, value_name = "TAG", requires = "shard", value_parser = run_tag)]
+    pub tag: Option<token::Tag>,
 }
 
 impl BenchArgs {
@@ -180,6 +219,13 @@ impl BenchArgs {
 pub enum BenchError {
     #[error("--senders ({senders}) cannot exceed --users ({users})")]
     TooManySenders { senders: u32, users: u32 },
+    #[error("--processes ({processes}) cannot exceed --users ({users})")]
+    TooManyProcesses { processes: u32, users: u32 },
+    #[error("bench process {shard}: {source}")]
+    Process {
+        shard: shard::ShardOf,
+        source: parent::ProcessError,
+    },
     #[error("cannot resolve {addr}: {reason}")]
     Resolve { addr: String, reason: String },
     #[error("--bind-ips holds {ip}, but {addr} is not an address of the same family")]
@@ -213,6 +259,28 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         .into());
     }
+    if args.processes > args.users {
+        return Err(BenchError::TooManyProcesses {
+            processes: args.processes,
+            users: args.users,
+        }
+        .into());
+    }
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(BenchError::Runtime)
+    };
+    if let Some(me) = args.shard {
+        let (Some(addr), Some(tag)) = (&args.addr, args.tag) else {
+            unreachable!("clap requires --addr and --tag with --shard");
+        };
+        let runtime = runtime()?;
+        runtime.block_on(child::run(&args, addr, me, tag))?;
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        return Ok(());
+    }
     if let (Some(path), Some(seed)) = (&args.export_keys, args.key_seed) {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
             BenchError::Export {
@@ -231,11 +299,12 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut report = match &args.addr {
         Some(addr) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(BenchError::Runtime)?;
-            let report = runtime.block_on(run::run(&args, addr))?;
+            let runtime = runtime()?;
+            let report = if args.processes > 1 {
+                runtime.block_on(parent::run(&args, addr))?
+            } else {
+                runtime.block_on(run::run(&args, addr))?
+            };
             // Sessions still closing must not hold the exit up.
             runtime.shutdown_timeout(Duration::from_secs(1));
             report
@@ -342,6 +411,16 @@ fn rate(text: &str) -> Result<f64, String> {
     }
 }
 
+fn run_tag(text: &str) -> Result<token::Tag, String> {
+    match <token::Tag>::try_from(text.as_bytes()) {
+        Ok(tag) if tag.iter().all(u8::is_ascii_lowercase) => Ok(tag),
+        _ => Err(format!(
+            "`{text}` is not {} lowercase letters",
+            token::TAG_LEN
+        )),
+    }
+}
+
 fn user_prefix(text: &str) -> Result<String, String> {
     let valid = !text.is_empty()
         && text.len() <= 20
@@ -392,6 +471,25 @@ mod tests {
             &["--users", "0"],
             &["--user-prefix", "a b"],
             &["--bind-ips", "127.0.0.9-127.0.0.2"],
+        ] {
+            let args: Vec<&str> = base.iter().chain(bad).copied().collect();
+            assert!(parse(&args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_process_unless_told_and_the_shard_flags_go_together() {
+        let base = ["--addr", "127.0.0.1:2222"];
+        assert_eq!(parse(&base).unwrap().processes, 1);
+        let args = parse(&["--addr", "a:1", "--shard", "1/3", "--tag", "abcd"]).unwrap();
+        assert_eq!(args.shard, Some(shard::ShardOf { index: 1, count: 3 }));
+        assert_eq!(args.tag, Some(*b"abcd"));
+        for bad in [
+            &["--processes", "0"][..],
+            &["--shard", "1/3"],
+            &["--tag", "abcd"],
+            &["--shard", "1/3", "--tag", "ABCD"],
+            &["--shard", "1/3", "--tag", "abcde"],
         ] {
             let args: Vec<&str> = base.iter().chain(bad).copied().collect();
             assert!(parse(&args).is_err(), "{bad:?}");

@@ -26,6 +26,15 @@ impl Progress {
         }
     }
 
+    /// No progress line: a process of a split run, whose parent draws the line.
+    pub fn hidden() -> Self {
+        Self {
+            enabled: false,
+            last_draw: None,
+            last_len: 0,
+        }
+    }
+
     /// Shows `phase` `fraction` done (0 to 1) with some detail.
     pub fn show(&mut self, phase: &str, fraction: f64, detail: &str) {
         if !self.enabled || self.last_draw.is_some_and(|t| t.elapsed() < EVERY) {

@@ -1,5 +1,6 @@
 //! The phases of a run: connect everyone, wait for the server to go quiet, send, wait for the
-//! last deliveries, then collect what every session saw.
+//! last deliveries, then collect what every session saw. A [`Shard`] is one process's part in
+//! them: all of a run ([`run`]), or one share of a run split over processes (see `parent`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,11 +13,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{self, Session, Spec};
+use super::outcome::Outcome;
 use super::progress::Progress;
-use super::report::{NodeUse, Report, ServerUse, Setup};
-use super::send::send_all;
-use super::stats::Summary;
-use super::token;
+use super::readings::Readings;
+use super::report::Report;
+use super::send::{Sent, send_all};
+use super::shard::{self, Plan, Spread};
+use super::token::{self, Tag};
 use super::{BenchArgs, BenchError, proc};
 
 /// How often the phases look at the counters (and redraw the progress line).
@@ -33,7 +36,58 @@ fn note(errors: &mut Errors, what: impl Into<String>) {
     *errors.entry(what.into()).or_default() += 1;
 }
 
+/// A token that Ctrl-C cancels (to be called inside the runtime).
+pub(super) fn stop_on_ctrl_c() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let on_ctrl_c = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    stop
+}
+
+/// A run in this one process.
 pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, BenchError> {
+    let addrs = resolve_all(args, addr_text).await?;
+    let target = target_of(&addrs);
+    let mut server = Readings::start(&args.server_pid)?;
+    let tag = token::random_tag();
+    let stop = stop_on_ctrl_c();
+    let plan = shard::plan(
+        args.users + args.slow_readers,
+        args.senders,
+        args.connect_concurrency,
+        1,
+    )
+    .remove(0);
+    let mut shard = Shard::new(args, addrs, plan, tag, stop, Progress::new());
+    shard.connect().await;
+    shard.settle().await;
+    server.set_up();
+    let senders = shard.senders();
+    shard
+        .send(
+            &mut server,
+            Spread {
+                first: 0,
+                of: senders,
+            },
+        )
+        .await;
+    server.end();
+    let mut outcome = shard.outcome();
+    // Closing the sessions is the bench's work too.
+    outcome.cpu_s = shard.close().await;
+    Ok(outcome.into_report(args, target, tag, server))
+}
+
+/// The servers in `--addr`, resolved, checked against `--bind-ips`.
+pub(super) async fn resolve_all(
+    args: &BenchArgs,
+    addr_text: &str,
+) -> Result<Vec<SocketAddr>, BenchError> {
     // Several servers (the nodes of a cluster), comma-separated: sessions take them in turn.
     let mut addrs = Vec::new();
     for one in addr_text.split(',') {
@@ -50,209 +104,215 @@ pub(super) async fn run(args: &BenchArgs, addr_text: &str) -> Result<Report, Ben
             addr: addr_text.to_owned(),
         });
     }
-    let mut errors = Errors::new();
-    // A wrong PID is a mistake to report at once; a reading that fails later is noted.
-    let server_before = (!args.server_pid.is_empty())
-        .then(|| {
-            proc::sample_each(&args.server_pid)
-                .map_err(|(pid, source)| BenchError::ServerPid { pid, source })
-        })
-        .transpose()?;
-    let read_server = |errors: &mut Errors| {
-        if args.server_pid.is_empty() {
-            return None;
-        }
-        proc::sample_each(&args.server_pid)
-            .map_err(|(_, e)| note(errors, format!("server: {e}")))
-            .ok()
-    };
-    let client_before = proc::sample("self").ok();
-    let measured_lines = lines(args.rate, args.duration);
-    let warmup_lines = lines(args.rate, args.warmup);
-    let target = addrs
+    Ok(addrs)
+}
+
+/// How the report names the servers.
+pub(super) fn target_of(addrs: &[SocketAddr]) -> String {
+    addrs
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join(",");
-    let shared = Arc::new(client::Shared {
-        addrs,
-        ssh: Arc::new(russh::client::Config {
-            nodelay: true,
-            ..Default::default()
-        }),
-        slow_ssh: Arc::new(russh::client::Config {
-            nodelay: true,
-            window_size: args.slow_window,
-            ..Default::default()
-        }),
-        timeout: args.timeout(),
-        pty_width: args.pty_width,
-        key_seed: args.key_seed,
-        tag: token::random_tag(),
-        users: args.users,
-        lines_per_sender: warmup_lines + measured_lines,
-        warmup_lines,
-        bytes: AtomicU64::new(0),
-        deliveries: AtomicU64::new(0),
-    });
-    let stop = CancellationToken::new();
-    let on_ctrl_c = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
-    let mut progress = Progress::new();
-
-    let connected = connect_all(args, &shared, &stop, &mut progress, &mut errors).await;
-    let quiet_at = settle(args, &shared, &stop, &mut progress).await;
-    let server_after_setup = read_server(&mut errors);
-    let client_after_setup = proc::sample("self").ok();
-    let sent = send_all(args, &shared, &connected.sessions, &stop, &mut progress).await;
-    for error in &sent.errors {
-        note(&mut errors, error.clone());
-    }
-    let receivers = connected.sessions.iter().filter(|s| !s.spec.slow).count() as u64;
-    let expected = sent.lines * receivers.saturating_sub(1);
-    drain(args, &shared, expected, &stop, &mut progress).await;
-    let window_bytes = sent
-        .bytes_at_start
-        .map(|at| shared.bytes.load(Ordering::Relaxed).saturating_sub(at));
-    let server_after = read_server(&mut errors);
-    let window_end = Instant::now();
-    let seen = collect(&connected.sessions, &mut errors);
-    progress.clear();
-    close_all(&connected.sessions).await;
-
-    let mut latencies = seen.latencies_us;
-    let mut setup_latencies: Vec<u64> =
-        connected.sessions.iter().map(|s| micros(s.setup)).collect();
-    let mut lags = sent.lags_us;
-    let ok = connected.sessions.len() as u32;
-    let per_second = |until: Option<Instant>| {
-        let secs = until.map_or(0.0, |t| (t - connected.started).as_secs_f64());
-        (
-            secs,
-            if secs > 0.0 {
-                f64::from(ok) / secs
-            } else {
-                0.0
-            },
-        )
-    };
-    let (elapsed_s, sessions_per_s) = per_second(connected.last_ok);
-    let (quiet_after_s, sessions_per_s_until_quiet) =
-        per_second(connected.last_ok.map(|_| quiet_at));
-    let server = match (server_before, server_after_setup, server_after) {
-        (Some(before), Some(after_setup), Some(after)) => Some(server_use(
-            &args.server_pid,
-            [before, after_setup, after],
-            sent.cpu_start
-                .map(|(at, samples)| (window_end - at, samples)),
-            ok,
-            latencies.len() as u64,
-        )),
-        _ => None,
-    };
-    let client_cpu_s = client_before
-        .zip(proc::sample("self").ok())
-        .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64());
-    let client_setup_cpu_s = client_before
-        .zip(client_after_setup)
-        .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64());
-    let failed = args.users + args.slow_readers - ok;
-    let deliveries_seen = latencies.len() as u64;
-    Ok(Report {
-        target,
-        run_tag: String::from_utf8_lossy(&shared.tag).into_owned(),
-        users: args.users,
-        senders: sent.senders,
-        slow_readers: args.slow_readers,
-        rate: args.rate,
-        duration_s: args.duration,
-        warmup_s: args.warmup,
-        connect_concurrency: args.connect_concurrency,
-        interrupted: stop.is_cancelled(),
-        setup: Setup {
-            attempted: args.users + args.slow_readers,
-            ok,
-            failed,
-            elapsed_s,
-            sessions_per_s,
-            quiet_after_s,
-            sessions_per_s_until_quiet,
-            latency: Summary::of(&mut setup_latencies),
-        },
-        lines_sent: sent.lines,
-        deliveries_expected: expected,
-        deliveries_seen,
-        bytes_per_delivery: window_bytes
-            .filter(|_| deliveries_seen > 0)
-            .map(|b| b as f64 / deliveries_seen as f64),
-        duplicates: seen.duplicates,
-        invalid_tokens: seen.invalid,
-        delivery_latency: Summary::of(&mut latencies),
-        send_lag: Summary::of(&mut lags),
-        sessions_lost: seen.lost,
-        slow_readers_lost: seen.slow_lost,
-        errors: errors.values().sum(),
-        error_kinds: errors,
-        server,
-        client_cpu_s,
-        client_setup_cpu_s,
-        floor: None,
-        ratio_to_floor: None,
-    })
+        .join(",")
 }
 
-/// The server's use of memory and CPU, from readings before the first connect, once all
-/// sessions were in and the server quiet, at the start of the measured sending (with how long
-/// ago that was) and at the end.
-/// What the server's processes used, from their samples before the run, after set-up and
-/// after the drain, and at the start of the measured window; summed over the processes, with
-/// each one's CPU per delivery beside the sum when there are several.
-fn server_use(
-    pids: &[u32],
-    [before, after_setup, after]: [Vec<proc::Sample>; 3],
-    window: Option<(Duration, Vec<proc::Sample>)>,
-    sessions: u32,
-    deliveries: u64,
-) -> ServerUse {
-    let (window, start) = window.unwrap_or_else(|| (Duration::ZERO, after.clone()));
-    let per_delivery = |cpu_us: u64| (deliveries > 0).then(|| cpu_us as f64 / deliveries as f64);
-    let nodes = if pids.len() > 1 {
-        pids.iter()
-            .zip(start.iter().zip(&after))
-            .map(|(&pid, (start, after))| NodeUse {
-                pid,
-                cpu_us_per_delivery: per_delivery(micros(after.cpu().saturating_sub(start.cpu()))),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let [before, after_setup, after, start] =
-        [&before, &after_setup, &after, &start].map(|s| proc::Sample::total(s));
-    let cpu_us = micros(after.cpu().saturating_sub(start.cpu()));
-    let setup_cpu_us = micros(after_setup.cpu().saturating_sub(before.cpu()));
-    ServerUse {
-        pid: pids.first().copied().unwrap_or_default(),
-        nodes,
-        rss_before_kib: before.rss_kib,
-        rss_after_setup_kib: after_setup.rss_kib,
-        rss_per_session_kib: (sessions > 0)
-            .then(|| (after_setup.rss_kib as f64 - before.rss_kib as f64) / f64::from(sessions)),
-        setup_cpu_us,
-        setup_cpu_us_per_session: (sessions > 0).then(|| setup_cpu_us as f64 / f64::from(sessions)),
-        cpu_window_s: window.as_secs_f64(),
-        cpu_us,
-        cpu_system_us: micros(after.system.saturating_sub(start.system)),
-        cpu_us_per_delivery: per_delivery(cpu_us),
+/// One process's part of a run (all of it, or one share of a run split over processes),
+/// taken through the phases one call at a time, so that a parent can keep several in step.
+pub(super) struct Shard<'a> {
+    args: &'a BenchArgs,
+    plan: Plan,
+    shared: Arc<client::Shared>,
+    stop: CancellationToken,
+    progress: Progress,
+    errors: Errors,
+    client_before: Option<proc::Sample>,
+    client_after_setup: Option<proc::Sample>,
+    connected: Connected,
+    quiet_us: u64,
+    sent: Sent,
+    window_bytes: Option<u64>,
+}
+
+impl<'a> Shard<'a> {
+    pub fn new(
+        args: &'a BenchArgs,
+        addrs: Vec<SocketAddr>,
+        plan: Plan,
+        tag: Tag,
+        stop: CancellationToken,
+        progress: Progress,
+    ) -> Self {
+        let client_before = proc::sample("self").ok();
+        let measured_lines = lines(args.rate, args.duration);
+        let warmup_lines = lines(args.rate, args.warmup);
+        let shared = Arc::new(client::Shared {
+            addrs,
+            ssh: Arc::new(russh::client::Config {
+                nodelay: true,
+                ..Default::default()
+            }),
+            slow_ssh: Arc::new(russh::client::Config {
+                nodelay: true,
+                window_size: args.slow_window,
+                ..Default::default()
+            }),
+            timeout: args.timeout(),
+            pty_width: args.pty_width,
+            key_seed: args.key_seed,
+            tag,
+            users: args.users,
+            lines_per_sender: warmup_lines + measured_lines,
+            warmup_lines,
+            bytes: AtomicU64::new(0),
+            deliveries: AtomicU64::new(0),
+            set_up: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        Self {
+            args,
+            plan,
+            shared,
+            stop,
+            progress,
+            errors: Errors::new(),
+            client_before,
+            client_after_setup: None,
+            connected: Connected::default(),
+            quiet_us: 0,
+            sent: Sent::default(),
+            window_bytes: None,
+        }
     }
+
+    /// The counters all sessions share.
+    pub fn shared(&self) -> &Arc<client::Shared> {
+        &self.shared
+    }
+
+    /// Opens every session of the plan.
+    pub async fn connect(&mut self) {
+        self.connected = connect_all(
+            self.args,
+            &self.plan,
+            &self.shared,
+            &self.stop,
+            &mut self.progress,
+            &mut self.errors,
+        )
+        .await;
+    }
+
+    /// How many sessions will send: the first of the plan's normal sessions that set up.
+    pub fn senders(&self) -> u32 {
+        self.normal().take(self.plan.senders as usize).count() as u32
+    }
+
+    fn normal(&self) -> impl Iterator<Item = &Arc<Session>> {
+        self.connected.sessions.iter().filter(|s| !s.spec.slow)
+    }
+
+    /// Waits for the server to go quiet.
+    pub async fn settle(&mut self) {
+        let quiet_at = settle(self.args, &self.shared, &self.stop, &mut self.progress).await;
+        self.quiet_us = wall_micros(quiet_at);
+        self.client_after_setup = proc::sample("self").ok();
+    }
+
+    /// Sends (if this process holds senders), its senders taking their places in `spread`
+    /// among all of the run's, then waits for the deliveries still on their way.
+    pub async fn send(&mut self, server: &mut Readings, spread: Spread) {
+        let senders = self
+            .normal()
+            .take(self.plan.senders as usize)
+            .cloned()
+            .collect();
+        self.sent = send_all(
+            self.args,
+            &self.shared,
+            senders,
+            spread,
+            server,
+            &self.stop,
+            &mut self.progress,
+        )
+        .await;
+        for error in &self.sent.errors {
+            note(&mut self.errors, error.clone());
+        }
+        // Lines from other processes are counted as planned: only they know what they sent.
+        let measured = self.shared.lines_per_sender - self.shared.warmup_lines;
+        let elsewhere =
+            u64::from(spread.of.saturating_sub(self.sent.senders)) * u64::from(measured);
+        let receivers = self.normal().count() as u64;
+        let expected = shard::expected_here(self.sent.lines, elsewhere, receivers);
+        drain(
+            self.args,
+            &self.shared,
+            expected,
+            &self.stop,
+            &mut self.progress,
+        )
+        .await;
+        self.window_bytes = self
+            .sent
+            .bytes_at_start
+            .map(|at| self.shared.bytes.load(Ordering::Relaxed).saturating_sub(at));
+    }
+
+    /// What the sessions saw, with this process's CPU so far.
+    pub fn outcome(&mut self) -> Outcome {
+        let seen = collect(&self.connected.sessions, &mut self.errors);
+        self.progress.clear();
+        let cpu_since = |until: Option<proc::Sample>| {
+            self.client_before
+                .zip(until)
+                .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64())
+        };
+        Outcome {
+            attempted: self.plan.sessions.len() as u32,
+            ok: self.connected.sessions.len() as u32,
+            receivers: self.normal().count() as u64,
+            senders: self.sent.senders,
+            started_us: self.connected.started_us,
+            last_ok_us: self.connected.last_ok_us,
+            quiet_us: self.quiet_us,
+            setup_us: self
+                .connected
+                .sessions
+                .iter()
+                .map(|s| micros(s.setup))
+                .collect(),
+            lines: self.sent.lines,
+            lags_us: std::mem::take(&mut self.sent.lags_us),
+            latencies_us: seen.latencies_us,
+            window_bytes: self.window_bytes,
+            duplicates: seen.duplicates,
+            invalid: seen.invalid,
+            lost: seen.lost,
+            slow_lost: seen.slow_lost,
+            errors: self.errors.clone(),
+            cpu_s: cpu_since(proc::sample("self").ok()),
+            setup_cpu_s: cpu_since(self.client_after_setup),
+            interrupted: self.stop.is_cancelled(),
+        }
+    }
+
+    /// Closes every session; returns the CPU this process used from the start until now.
+    pub async fn close(self) -> Option<f64> {
+        close_all(&self.connected.sessions).await;
+        self.client_before
+            .zip(proc::sample("self").ok())
+            .map(|(before, after)| after.cpu().saturating_sub(before.cpu()).as_secs_f64())
+    }
+}
+
+/// The time of day, in microseconds since the UNIX epoch, of an instant gone by.
+fn wall_micros(at: Instant) -> u64 {
+    client::unix_micros().saturating_sub(micros(at.elapsed()))
 }
 
 /// Lines in `seconds` at `rate` a second, rounded to the nearest whole line.
-fn lines(rate: f64, seconds: f64) -> u32 {
+pub(super) fn lines(rate: f64, seconds: f64) -> u32 {
     (rate * seconds).round().clamp(0.0, f64::from(u32::MAX / 2)) as u32
 }
 
@@ -272,28 +332,30 @@ async fn resolve(addr: &str, timeout: Duration) -> Result<SocketAddr, BenchError
     }
 }
 
-/// The sessions that set up, and when.
+/// The sessions that set up, and when (in microseconds since the UNIX epoch).
+#[derive(Default)]
 struct Connected {
     /// In index order: the normal users first, then the slow readers.
     sessions: Vec<Arc<Session>>,
-    started: Instant,
+    started_us: u64,
     /// When the last session that set up did so.
-    last_ok: Option<Instant>,
+    last_ok_us: Option<u64>,
 }
 
-/// Opens every session, `--connect-concurrency` at a time.
+/// Opens every session of the plan, its share of `--connect-concurrency` at a time.
 async fn connect_all(
     args: &BenchArgs,
+    plan: &Plan,
     shared: &Arc<client::Shared>,
     stop: &CancellationToken,
     progress: &mut Progress,
     errors: &mut Errors,
 ) -> Connected {
-    let started = Instant::now();
-    let total = args.users + args.slow_readers;
-    let gate = Arc::new(Semaphore::new(args.connect_concurrency as usize));
+    let started_us = client::unix_micros();
+    let total = plan.sessions.len() as u32;
+    let gate = Arc::new(Semaphore::new(plan.connect_concurrency as usize));
     let mut tasks = JoinSet::new();
-    for index in 0..total {
+    for index in plan.sessions.clone() {
         let spec = Spec {
             index,
             name: super::session_name(&args.user_prefix, index),
@@ -324,14 +386,17 @@ async fn connect_all(
                 Some(Ok((Ok(session), at))) => {
                     last_ok = last_ok.max(Some(at));
                     sessions.push(Arc::new(session));
+                    shared.set_up.fetch_add(1, Ordering::Relaxed);
                 }
                 Some(Ok((Err(error), _))) => {
                     failed += 1;
                     note(errors, error.to_string());
+                    shared.failed.fetch_add(1, Ordering::Relaxed);
                 }
                 Some(Err(error)) => {
                     failed += 1;
                     note(errors, format!("set-up task: {error}"));
+                    shared.failed.fetch_add(1, Ordering::Relaxed);
                 }
             },
             _ = tick.tick() => {}
@@ -347,8 +412,8 @@ async fn connect_all(
     sessions.sort_by_key(|s| s.spec.index);
     Connected {
         sessions,
-        started,
-        last_ok,
+        started_us,
+        last_ok_us: last_ok.map(wall_micros),
     }
 }
 

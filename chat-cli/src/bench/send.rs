@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::BenchArgs;
 use super::client::{self, Session};
 use super::progress::Progress;
+use super::readings::Readings;
 use super::run::{TICK, micros};
+use super::shard::Spread;
 use super::token::Token;
-use super::{BenchArgs, proc};
 
 /// What the senders did.
 #[derive(Default)]
@@ -22,41 +24,48 @@ pub(super) struct Sent {
     /// How late each measured line went out against its schedule, in microseconds.
     pub lags_us: Vec<u64>,
     pub errors: Vec<String>,
-    /// When the measured window began, and the server's reading then.
-    pub cpu_start: Option<(Instant, Vec<proc::Sample>)>,
     /// Bytes all sessions had received when the measured window began.
     pub bytes_at_start: Option<u64>,
 }
 
-/// Has the first `--senders` normal sessions send their lines, spread evenly in time: sender
-/// `j` of `S` sends line `k` at `t0 + (k + j/S) / rate`.
+/// Has `senders` send their lines, spread evenly in time: sender `j` of `S` sends line `k`
+/// at `t0 + (k + j/S) / rate`, where this process's senders are numbers `spread.first..` of
+/// `spread.of` (all of them, unless the run is split over processes). The server is read when
+/// the measured window begins; a process without senders in a run that sends only notes that
+/// moment.
 pub(super) async fn send_all(
     args: &BenchArgs,
     shared: &Arc<client::Shared>,
-    sessions: &[Arc<Session>],
+    senders: Vec<Arc<Session>>,
+    spread: Spread,
+    server: &mut Readings,
     stop: &CancellationToken,
     progress: &mut Progress,
 ) -> Sent {
-    let senders: Vec<Arc<Session>> = sessions
-        .iter()
-        .filter(|s| !s.spec.slow)
-        .take(args.senders as usize)
-        .cloned()
-        .collect();
     let mut sent = Sent {
         senders: senders.len() as u32,
         ..Sent::default()
     };
-    if senders.is_empty() || shared.lines_per_sender == 0 || stop.is_cancelled() {
+    if spread.of == 0 || shared.lines_per_sender == 0 || stop.is_cancelled() {
         return sent;
     }
     let t0 = Instant::now() + TICK;
     let period = 1.0 / args.rate;
     let measure_from = t0 + Duration::from_secs_f64(f64::from(shared.warmup_lines) * period);
     let total_secs = f64::from(shared.lines_per_sender) * period;
+    if senders.is_empty() {
+        tokio::select! {
+            () = tokio::time::sleep_until(measure_from.into()) => {
+                sent.bytes_at_start = Some(shared.bytes.load(Ordering::Relaxed));
+                server.window_starts();
+            }
+            () = stop.cancelled() => {}
+        }
+        return sent;
+    }
     let mut tasks = JoinSet::new();
     for (j, session) in senders.iter().enumerate() {
-        let offset = j as f64 / senders.len() as f64;
+        let offset = f64::from(spread.first + j as u32) / f64::from(spread.of);
         let (session, shared, stop) = (Arc::clone(session), Arc::clone(shared), stop.clone());
         tasks.spawn(async move { send_lines(&session, &shared, t0, period, offset, &stop).await });
     }
@@ -74,15 +83,11 @@ pub(super) async fn send_all(
             },
             _ = tick.tick() => {}
         }
-        if sent.bytes_at_start.is_none() && Instant::now() >= measure_from {
-            sent.bytes_at_start = Some(shared.bytes.load(Ordering::Relaxed));
-        }
-        if sent.cpu_start.is_none()
-            && Instant::now() >= measure_from
-            && !args.server_pid.is_empty()
-            && let Ok(samples) = proc::sample_each(&args.server_pid)
-        {
-            sent.cpu_start = Some((Instant::now(), samples));
+        if Instant::now() >= measure_from {
+            if sent.bytes_at_start.is_none() {
+                sent.bytes_at_start = Some(shared.bytes.load(Ordering::Relaxed));
+            }
+            server.window_starts();
         }
         let elapsed = Instant::now().saturating_duration_since(t0).as_secs_f64();
         progress.show(
