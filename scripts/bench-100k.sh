@@ -36,30 +36,8 @@ source scripts/servers.sh
 
 work=$(mktemp -d)
 trap 'cleanup; rm -rf "$work"' EXIT
-addrs=() server_pids=()
-if [ "$NODES" = 1 ]; then
-  mkdir "$work/a"
-  pid=$(start_server "$OUT/server.log" "$BASE_PORT" "$work/a")
-  pids+=("$pid")
-  server_pids+=("$pid")
-  addrs+=("127.0.0.1:$BASE_PORT")
-else
-  redis_port=$((BASE_PORT + 100))
-  redis=$(start_redis "$work" "$redis_port")
-  pids+=("$redis")
-  for node in $(seq 1 "$NODES"); do
-    port=$((BASE_PORT + node - 1))
-    mkdir "$work/node-$node"
-    pid=$(start_server "$OUT/node-$node.log" "$port" "$work/node-$node" \
-      --cluster "redis://127.0.0.1:$redis_port/0" --node-name "node-$node" \
-      --directory "sqlite:$work/accounts.db")
-    pids+=("$pid")
-    server_pids+=("$pid")
-    addrs+=("127.0.0.1:$port")
-  done
-  # redis-server last: its CPU is the bus's share, reported beside the nodes'.
-  server_pids+=("$redis")
-fi
+# NODES=1 is one server without a cluster.
+start_servers "$work" "$OUT/server" "$((NODES == 1 ? 0 : NODES))"
 joined_addrs=$(IFS=,; echo "${addrs[*]}")
 joined_pids=$(IFS=,; echo "${server_pids[*]}")
 {

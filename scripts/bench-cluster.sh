@@ -32,32 +32,7 @@ run() {
   shift 2
   local work
   work=$(mktemp -d)
-  local addrs=() server_pids=()
-  if [ "$nodes" = 0 ]; then
-    mkdir "$work/a"
-    local pid
-    pid=$(start_server "$OUT/$label.a.log" "$BASE_PORT" "$work/a")
-    pids+=("$pid")
-    server_pids+=("$pid")
-    addrs+=("127.0.0.1:$BASE_PORT")
-  else
-    local redis_port=$((BASE_PORT + 100)) redis
-    redis=$(start_redis "$work" "$redis_port")
-    pids+=("$redis")
-    local node
-    for node in $(seq 1 "$nodes"); do
-      local port=$((BASE_PORT + node - 1)) pid
-      mkdir "$work/node-$node"
-      pid=$(start_server "$OUT/$label.node-$node.log" "$port" "$work/node-$node" \
-        --cluster "redis://127.0.0.1:$redis_port/0" --node-name "node-$node" \
-        --directory "sqlite:$work/accounts.db")
-      pids+=("$pid")
-      server_pids+=("$pid")
-      addrs+=("127.0.0.1:$port")
-    done
-    # redis-server last: its CPU is the bus's share, reported beside the nodes'.
-    server_pids+=("$redis")
-  fi
+  start_servers "$work" "$OUT/$label" "$nodes"
   local joined_addrs joined_pids
   joined_addrs=$(IFS=,; echo "${addrs[*]}")
   joined_pids=$(IFS=,; echo "${server_pids[*]}")

@@ -59,3 +59,35 @@ start_redis() {
   echo "$pid"
 }
 
+
+# start_servers WORK LOG_PREFIX NODES: NODES=0 starts one server without a cluster; NODES>=1
+# starts that many nodes of a cluster on one redis-server (each its own data directory, all
+# sharing one SQLite key directory), on ports BASE_PORT, BASE_PORT+1, ... Sets `addrs` (the
+# servers' HOST:PORT) and `server_pids` (redis-server last: its CPU is the bus's share,
+# reported beside the nodes'); logs go to LOG_PREFIX.a.log or LOG_PREFIX.node-N.log.
+start_servers() {
+  local work=$1 log_prefix=$2 nodes=$3 pid
+  addrs=() server_pids=()
+  if [ "$nodes" = 0 ]; then
+    mkdir "$work/a"
+    pid=$(start_server "$log_prefix.a.log" "$BASE_PORT" "$work/a")
+    pids+=("$pid")
+    server_pids+=("$pid")
+    addrs+=("127.0.0.1:$BASE_PORT")
+    return
+  fi
+  local redis_port=$((BASE_PORT + 100)) redis node port
+  redis=$(start_redis "$work" "$redis_port")
+  pids+=("$redis")
+  for node in $(seq 1 "$nodes"); do
+    port=$((BASE_PORT + node - 1))
+    mkdir "$work/node-$node"
+    pid=$(start_server "$log_prefix.node-$node.log" "$port" "$work/node-$node" \
+      --cluster "redis://127.0.0.1:$redis_port/0" --node-name "node-$node" \
+      --directory "sqlite:$work/accounts.db")
+    pids+=("$pid")
+    server_pids+=("$pid")
+    addrs+=("127.0.0.1:$port")
+  done
+  server_pids+=("$redis")
+}

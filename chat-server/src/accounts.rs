@@ -160,7 +160,7 @@ impl Runtime {
             self.note_login(&key);
             // Boxed: the store lookup's future is large, and inline it would size the caller.
             request.profile = Box::pin(self.load_profile(Some(&account.id))).await;
-            request.account = Some(account_ref(&account));
+            request.account = Some(AccountRef::from(&account));
         }
         Box::pin(self.reserve_name(&mut request)).await;
         request
@@ -450,11 +450,6 @@ impl Runtime {
         drop(hub);
         *known = fresh;
     }
-}
-
-/// What the hub needs to know of an account.
-pub fn account_ref(account: &Account) -> AccountRef {
-    AccountRef::from(account)
 }
 
 /// `SHA256:…` as typed, with the prefix added if it was left off.

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chat_server::Runtime;
-use chat_server::accounts::account_ref;
+use chat_server::chat_core::AccountRef;
 use chat_server::chat_store::directory::{Account, Actor, DirectoryError};
 use chat_server::keys::CheckedKey;
 use chrono::{DateTime, Utc};
@@ -55,7 +55,7 @@ pub async fn create_account(
     runtime
         .hub
         .lock()
-        .account_changed(&account_ref(&account), now);
+        .account_changed(&AccountRef::from(&account), now);
     Ok(account)
 }
 

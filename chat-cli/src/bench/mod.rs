@@ -435,7 +435,7 @@ fn user_prefix(text: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use clap::Parser;
 
     use super::*;
@@ -446,7 +446,8 @@ mod tests {
         bench: BenchArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+    /// `bench ARGS` as the command line would give them.
+    pub(super) fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
         Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).map(|c| c.bench)
     }
 

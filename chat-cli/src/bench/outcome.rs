@@ -177,15 +177,8 @@ impl Outcome {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        bench: BenchArgs,
-    }
+    use crate::bench::tests::parse;
 
     /// One process's outcome: `ok` of `attempted` set up, `lines` sent, `seen` latencies.
     fn part(attempted: u32, ok: u32, lines: u64, seen: &[u64]) -> Outcome {
@@ -238,9 +231,7 @@ mod tests {
 
     #[test]
     fn the_report_of_merged_outcomes_counts_every_process() {
-        let args = Cli::try_parse_from(["bench", "--addr", "x:1", "--users", "6"])
-            .unwrap()
-            .bench;
+        let args = parse(&["--addr", "x:1", "--users", "6"]).unwrap();
         let mut first = part(3, 3, 4, &[10, 20, 30, 40, 50, 60, 70, 80]);
         first.started_us = 1_000_000;
         first.last_ok_us = Some(2_000_000);
