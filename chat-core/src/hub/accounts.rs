@@ -103,7 +103,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
     pub fn account_deleted(&mut self, account: &str, now: DateTime<Utc>) {
         self.claims.release(account);
         self.operators.remove(account);
-        for id in self.members_of(account) {
+        for id in self.by_account.remove(account).unwrap_or_default() {
             if let Some(member) = self.members.get_mut(&id) {
                 member.account = None;
             }
@@ -142,16 +142,22 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         );
     }
 
-    /// The members of an account, in id order.
+    /// The members of an account online, in id order.
     pub(super) fn members_of(&self, account: &str) -> Vec<MemberId> {
-        let mut ids: Vec<MemberId> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.account.as_deref() == Some(account))
-            .map(|(id, _)| *id)
-            .collect();
-        ids.sort();
-        ids
+        self.by_account
+            .get(account)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// A member of `account` left: the index of members by account forgets it.
+    pub(super) fn forget_account_member(&mut self, account: &str, id: MemberId) {
+        if let Some(ids) = self.by_account.get_mut(account) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_account.remove(account);
+            }
+        }
     }
 
     /// Renames a member's session (not its account: nothing is recorded) and tells its room.

@@ -382,6 +382,10 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             .remote
             .insert(id.clone());
         let name = state.name.clone();
+        self.remote_by_node
+            .entry(id.node.clone())
+            .or_default()
+            .insert(id.member);
         self.remote.insert(
             id,
             RemoteMember {
@@ -449,11 +453,14 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
         if let Some(room) = self.rooms.get_mut(&gone.room_key) {
             room.remote.remove(id);
         }
-        for member in self.members.values_mut() {
-            if member.reply_remote.as_ref() == Some(id) {
-                member.reply_remote = None;
+        if let Some(ids) = self.remote_by_node.get_mut(&id.node) {
+            ids.remove(&id.member);
+            if ids.is_empty() {
+                self.remote_by_node.remove(&id.node);
             }
         }
+        // Members whose `/reply` would go to it are not looked for (that would scan every
+        // member at each departure): `/reply` checks its target is still the same member.
         Some(gone)
     }
 
@@ -479,21 +486,22 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
 
     /// The nodes this hub knows members of.
     pub fn remote_nodes(&self) -> Vec<String> {
-        let mut nodes: Vec<String> = self.remote.keys().map(|id| id.node.clone()).collect();
+        let mut nodes: Vec<String> = self.remote_by_node.keys().cloned().collect();
         nodes.sort();
-        nodes.dedup();
         nodes
     }
 
+    /// The members of `node` mirrored here, in id order.
     fn remote_of(&self, node: &str) -> Vec<RemoteId> {
-        let mut ids: Vec<RemoteId> = self
-            .remote
-            .keys()
-            .filter(|id| id.node == node)
-            .cloned()
-            .collect();
-        ids.sort();
-        ids
+        self.remote_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .map(|&member| RemoteId {
+                node: node.to_owned(),
+                member,
+            })
+            .collect()
     }
 
     /// How many members of other nodes this hub mirrors.
@@ -535,7 +543,9 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             return;
         }
         member.reply_to = None;
-        member.reply_remote = Some(from);
+        let since = self.remote.get(&from).map(|m| m.state.connected_at);
+        let member = self.members.get_mut(&id).expect("local_member found it");
+        member.reply_remote = since.map(|since| (from, since));
         let event = Event::new(
             at,
             EventKind::PrivateFrom {

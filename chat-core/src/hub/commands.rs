@@ -216,7 +216,11 @@ fn carry_out<O: Outbox, J: Journal>(
             let remote = member
                 .reply_remote
                 .clone()
-                .filter(|r| hub.remote_state(r).is_some());
+                .filter(|(r, since)| {
+                    hub.remote_state(r)
+                        .is_some_and(|s| s.connected_at == *since)
+                })
+                .map(|(r, _)| r);
             match (target, remote) {
                 (Some(target), _) => private(hub, id, target, &text, now),
                 (None, Some(remote)) => private_remote(hub, id, remote, &text, now),

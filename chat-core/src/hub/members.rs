@@ -58,8 +58,9 @@ pub(crate) struct Member<O> {
     pub ignoring: Vec<Ignored>,
     /// Who sent the member its last private message, for `/reply`.
     pub reply_to: Option<MemberId>,
-    /// ...or a member of another node did (in a cluster).
-    pub reply_remote: Option<super::cluster::RemoteId>,
+    /// ...or a member of another node did (in a cluster), with when it connected: a node
+    /// that restarts numbers its members afresh, so the id alone could name someone else.
+    pub reply_remote: Option<(super::cluster::RemoteId, DateTime<Utc>)>,
     /// The address it connected from, if the edge knows one (for bans of keyless members).
     pub ip: Option<IpAddr>,
     /// An operator (its key is an admin's or was granted `/op`).

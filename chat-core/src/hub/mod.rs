@@ -247,6 +247,10 @@ pub struct Hub<O, J = NoJournal> {
     members: HashMap<MemberId, Member<O>>,
     /// Folded name → member online, so names are unique regardless of case.
     by_name: HashMap<String, MemberId>,
+    /// Account id → its members online, so that news of one account (the directory's
+    /// refresh reports every account created since the last, thousands while a crowd
+    /// arrives) touches its members only instead of scanning everyone.
+    by_account: HashMap<String, BTreeSet<MemberId>>,
     /// Names owned by accounts, online or not, as far as the hub knows (the key directory
     /// is the authority; the edge keeps the hub informed).
     claims: Claims,
@@ -270,6 +274,10 @@ pub struct Hub<O, J = NoJournal> {
     remote: HashMap<cluster::RemoteId, cluster::RemoteMember>,
     /// Folded name → member of another node holding it.
     remote_names: HashMap<String, cluster::RemoteId>,
+    /// Node → the ids of its members in `remote`: which nodes the hub mirrors is asked every
+    /// heartbeat, and a node's members when it goes or sends a snapshot, so neither scans
+    /// every remote member.
+    remote_by_node: HashMap<String, BTreeSet<u64>>,
     next_id: u64,
     stats: HubStats,
     /// Whether the command being carried out recorded something its answer promises (see
@@ -312,6 +320,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             config,
             members: HashMap::new(),
             by_name: HashMap::new(),
+            by_account: HashMap::new(),
             claims: Claims::default(),
             rooms,
             offline_counts: HashMap::new(),
@@ -323,6 +332,7 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             bus: None,
             remote: HashMap::new(),
             remote_names: HashMap::new(),
+            remote_by_node: HashMap::new(),
             next_id: 1,
             stats: HubStats::default(),
             promised: false,
@@ -528,6 +538,9 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
                 name: i.name.clone(),
             })
             .collect();
+        if let Some(account) = owner {
+            self.by_account.entry(account).or_default().insert(id);
+        }
         self.members.insert(id, member);
         if !request.visible {
             return id;
@@ -580,7 +593,9 @@ impl<O: Outbox, J: Journal> Hub<O, J> {
             self.announce_leave(&room, Some(id), name, after, now);
             self.drop_room_if_idle(&room);
         }
-        self.members.remove(&id);
+        if let Some(account) = self.members.remove(&id).and_then(|m| m.account) {
+            self.forget_account_member(&account, id);
+        }
     }
 
     /// Carries out one submitted line.

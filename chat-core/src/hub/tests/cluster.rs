@@ -7,7 +7,7 @@ use std::sync::{Arc as StdArc, Mutex as StdMutex};
 use proptest::prelude::*;
 
 use super::*;
-use crate::hub::cluster::{BusEvent, Departure, RemoteId};
+use crate::hub::cluster::{BusEvent, Change, Departure, RemoteId};
 
 /// A bus that the test can drain.
 #[derive(Debug, Clone, Default)]
@@ -418,6 +418,42 @@ fn private_messages_and_replies_cross_nodes() {
     assert!(c.events(0, alice).iter().any(
         |e| matches!(e, EventKind::PrivateFrom { from, text } if from == "bob" && text == "back")
     ));
+}
+
+#[test]
+fn a_reply_never_reaches_whoever_a_restarted_node_numbered_like_the_sender() {
+    let mut c = Cluster::new(2);
+    let alice = c.join(0, "alice");
+    let bob = c.join(1, "bob");
+    c.settle();
+    c.say(0, alice, "/msg bob psst");
+    c.settle();
+    // n0 dies and comes back: it numbers its members afresh, so its first newcomer, carol,
+    // has the number alice had.
+    let mut carol = c.nodes[0].hub.member_state(alice).unwrap();
+    c.nodes[1].hub.node_gone("n0", c.now);
+    carol.name = "carol".to_owned();
+    carol.connected_at = c.now + TimeDelta::seconds(5);
+    c.nodes[1]
+        .hub
+        .remote_present("n0", carol, Change::Joined, c.now);
+    c.events(1, bob);
+    assert!(c.say(1, bob, "/reply are you still there?").failed);
+    assert!(
+        c.notices(1, bob)
+            .iter()
+            .any(|n| n.starts_with("nobody to reply to")),
+        "carol is not who wrote to bob"
+    );
+    assert!(
+        c.nodes[1]
+            .bus
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|e| !matches!(e, BusEvent::Private { .. }))
+    );
 }
 
 #[test]

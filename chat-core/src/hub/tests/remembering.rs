@@ -518,3 +518,69 @@ fn idle_rooms_keep_their_history_within_a_bound() {
     );
     assert_eq!(h.hub.recent_history("#b", 10).len(), 1);
 }
+
+/// What happens to accounts and their members, for the index of members by account.
+#[derive(Debug, Clone)]
+enum AccountStep {
+    /// A member joins, of account `Some(n)` or of none.
+    Join(Option<usize>),
+    /// The n-th member still online (modulo how many) leaves.
+    Leave(usize),
+    /// Account n is renamed elsewhere (a web page, `chat-cli accounts`).
+    Rename(usize, usize),
+    /// Account n is deleted.
+    Delete(usize),
+}
+
+fn account_step() -> impl proptest::strategy::Strategy<Value = AccountStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => proptest::option::of(0..3usize).prop_map(AccountStep::Join),
+        2 => any::<usize>().prop_map(AccountStep::Leave),
+        1 => (0..3usize, 0..4usize).prop_map(|(a, n)| AccountStep::Rename(a, n)),
+        1 => (0..3usize).prop_map(AccountStep::Delete),
+    ]
+}
+
+proptest::proptest! {
+    /// The hub finds an account's members through an index (so that news of one account
+    /// does not scan every member); whatever joins, leaves, renames and deletions come, the
+    /// index lists exactly the members a scan would.
+    #[test]
+    fn an_accounts_members_are_exactly_those_online_with_it(
+        steps in proptest::collection::vec(account_step(), 1..60)
+    ) {
+        let mut h = Harness::new();
+        let mut online: Vec<MemberId> = Vec::new();
+        for (i, step) in steps.into_iter().enumerate() {
+            match step {
+                AccountStep::Join(Some(a)) => {
+                    let request = registered("m", &format!("SHA256:{i}"), &format!("acct-{a}"), &format!("name{a}"));
+                    online.push(h.join_with(request, 100));
+                }
+                AccountStep::Join(None) => online.push(h.join("guest")),
+                AccountStep::Leave(n) if !online.is_empty() => {
+                    let id = online.remove(n % online.len());
+                    h.hub.leave(id, h.now);
+                }
+                AccountStep::Leave(_) => {}
+                AccountStep::Rename(a, n) => {
+                    h.hub.account_changed(&account(&format!("acct-{a}"), &format!("new{n}")), h.now);
+                }
+                AccountStep::Delete(a) => h.hub.account_deleted(&format!("acct-{a}"), h.now),
+            }
+            for a in 0..3 {
+                let id = format!("acct-{a}");
+                let mut scanned: Vec<MemberId> = h
+                    .hub
+                    .members
+                    .iter()
+                    .filter(|(_, m)| m.account.as_deref() == Some(id.as_str()))
+                    .map(|(id, _)| *id)
+                    .collect();
+                scanned.sort();
+                proptest::prop_assert_eq!(h.hub.members_of(&id), scanned);
+            }
+        }
+    }
+}
