@@ -180,6 +180,11 @@ pub struct Cluster {
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Outgoing>>>,
     /// Name keys held, by member id.
     names: Mutex<HashMap<u64, Held>>,
+    /// The connection name reservations use: made at the first login and shared by all (a
+    /// multiplexed connection takes concurrent calls), dropped after a failure so that the
+    /// next login makes a new one. A connection per login cost a TCP handshake and a `HELLO`
+    /// each, and left a socket in TIME_WAIT.
+    reserving: Mutex<Option<MultiplexedConnection>>,
     /// Events published and not yet written (or given up).
     queued: Arc<AtomicUsize>,
 }
@@ -232,6 +237,7 @@ impl Cluster {
             sender,
             receiver: Mutex::new(Some(receiver)),
             names: Mutex::default(),
+            reserving: Mutex::default(),
             queued: Arc::default(),
         }))
     }
@@ -325,28 +331,45 @@ impl Cluster {
             .map(|a| a.name.clone())
             .or_else(|| name::clean_name(asked))
             .unwrap_or_else(|| name::DEFAULT_NAME.to_owned());
-        let account_id = account.map(|a| a.id.as_str());
-        let mut c = match tokio::time::timeout(
-            CALL_TIMEOUT,
-            self.client.get_multiplexed_async_connection(),
-        )
-        .await
-        {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
+        let mut c = self.reserving_connection().await?;
+        let reserved = self.reserve_on(&mut c, hub, &wanted, account).await;
+        if reserved.is_none() {
+            // Redis failed or timed out (or, rarely, 200 names in a row were taken): the
+            // next login connects afresh rather than reuse a connection that may be broken.
+            *self.reserving.lock() = None;
+        }
+        reserved
+    }
+
+    /// The shared connection for reservations, made if there is none.
+    async fn reserving_connection(&self) -> Option<MultiplexedConnection> {
+        if let Some(c) = self.reserving.lock().clone() {
+            return Some(c);
+        }
+        match connect(&self.client, CALL_TIMEOUT).await {
+            Ok(c) => {
+                *self.reserving.lock() = Some(c.clone());
+                Some(c)
+            }
+            Err(e) => {
                 self.health
                     .failed(&self.health.writer_down, "reserving a name", &e);
-                return None;
+                None
             }
-            Err(_) => {
-                self.health
-                    .failed(&self.health.writer_down, "reserving a name", &"timed out");
-                return None;
-            }
-        };
+        }
+    }
+
+    async fn reserve_on<O: Outbox, J: Journal>(
+        &self,
+        c: &mut MultiplexedConnection,
+        hub: &Mutex<Hub<O, J>>,
+        wanted: &str,
+        account: Option<&AccountRef>,
+    ) -> Option<String> {
+        let account_id = account.map(|a| a.id.as_str());
         let value = self.value(0, account_id);
         let mut tried: HashSet<String> = HashSet::new();
-        let candidates = std::iter::once(wanted.clone()).chain(name::numbered_variants(&wanted));
+        let candidates = std::iter::once(wanted.to_owned()).chain(name::numbered_variants(wanted));
         for candidate in candidates.take(200) {
             let folded = name::fold(&candidate);
             let free_here = {
@@ -363,13 +386,13 @@ impl Cluster {
                 .arg("NX")
                 .arg("PX")
                 .arg(self.ttl_ms());
-            let set = set.query_async::<Option<String>>(&mut c);
+            let set = set.query_async::<Option<String>>(c);
             let holder = match tokio::time::timeout(CALL_TIMEOUT, set).await {
                 Ok(Ok(Some(_))) => return Some(candidate),
                 Ok(Ok(None)) => {
                     let mut get = redis::cmd("GET");
                     get.arg(&key);
-                    let get = get.query_async::<Option<String>>(&mut c);
+                    let get = get.query_async::<Option<String>>(c);
                     match tokio::time::timeout(CALL_TIMEOUT, get).await {
                         Ok(Ok(holder)) => holder.unwrap_or_default(),
                         _ => return None,
@@ -396,7 +419,7 @@ impl Cluster {
                 // Ours by right: take it, and tell the holder's node.
                 let mut take = redis::cmd("SET");
                 take.arg(&key).arg(&value).arg("PX").arg(self.ttl_ms());
-                let take = take.query_async::<()>(&mut c);
+                let take = take.query_async::<()>(c);
                 if !matches!(tokio::time::timeout(CALL_TIMEOUT, take).await, Ok(Ok(()))) {
                     return None;
                 }

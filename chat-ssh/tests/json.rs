@@ -218,7 +218,10 @@ async fn a_bot_that_stops_reading_misses_messages_and_is_cut_off_after_the_stall
     let server = TestServer::start_with(|c| {
         unthrottled(c);
         c.runtime.outbox_capacity = 4;
-        c.ssh.stall_timeout = Duration::from_secs(1);
+        // Long enough for alice's lines to fill the outbox before the stall limit cuts the
+        // bot off, even on a loaded machine (at 1 s, a CI run beside a benchmark saw the bot
+        // cut off first, with nothing yet dropped).
+        c.ssh.stall_timeout = Duration::from_secs(3);
     })
     .await;
     let mut alice = server.plain("alice").await;
@@ -240,6 +243,10 @@ async fn a_bot_that_stops_reading_misses_messages_and_is_cut_off_after_the_stall
         assert!(
             std::time::Instant::now() < deadline,
             "the bot's outbox never filled"
+        );
+        assert!(
+            server.lobby().iter().any(|n| n == "sleepy"),
+            "the bot was cut off before its outbox filled"
         );
         alice.say(&format!("filler {n} {padding}")).await;
         n += 1;
