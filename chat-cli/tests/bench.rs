@@ -332,6 +332,42 @@ fn bench_split_over_processes_counts_the_sessions_of_every_process() {
 }
 
 #[test]
+fn bench_split_over_processes_waits_for_lines_said_after_its_drain_would_have_ended() {
+    // 10 sessions over 2 processes, the one sender in the first: it says 8 lines over 4 s,
+    // and a 1 s drain. The second process must count the lines said after its first second
+    // too (it once drained from the window's start and stopped counting after 1 s).
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let (_server, port) = start_roomy_server(data.path());
+    let addr = format!("127.0.0.1:{port}");
+    let output = run_bench(
+        &[
+            "--addr",
+            &addr,
+            "--processes",
+            "2",
+            "--users",
+            "10",
+            "--senders",
+            "1",
+            "--rate",
+            "2",
+            "--duration",
+            "4",
+            "--drain",
+            "1",
+            "--settle",
+            "10",
+            "--json",
+        ],
+        Duration::from_secs(90),
+    );
+    let report = report_of(&output);
+    assert_eq!(report["lines_sent"], 8, "{report}");
+    assert_eq!(report["deliveries_expected"], 8 * 9, "{report}");
+    assert_eq!(report["deliveries_seen"], 8 * 9, "{report}");
+}
+
+#[test]
 fn bench_split_over_processes_sends_from_each_process_holding_senders() {
     // 6 users and 2 slow readers over 2 processes (0..4 and 4..8): senders 0 to 2 in the first,
     // 3 in the second, the slow readers in the second.

@@ -59,6 +59,14 @@ pub(super) async fn send_all(
                 sent.bytes_at_start = Some(shared.bytes.load(Ordering::Relaxed));
                 server.window_starts();
             }
+            () = stop.cancelled() => return sent,
+        }
+        // Other processes' senders go on saying lines for the whole window: this process's
+        // drain starts when theirs do, not at the window's start (it ended `--drain` seconds
+        // in, and missed every line said after that).
+        let window_ends = t0 + Duration::from_secs_f64(total_secs);
+        tokio::select! {
+            () = tokio::time::sleep_until(window_ends.into()) => {}
             () = stop.cancelled() => {}
         }
         return sent;
