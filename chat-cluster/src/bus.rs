@@ -12,8 +12,11 @@
 //!   the hub under one lock per batch. A reader that fell behind reads faster than the log
 //!   grows; one whose place was trimmed away resyncs from the member hashes. Nobody waits
 //!   for it: a stream has no consumers to hold back.
-//! - the **heartbeat** refreshes this node's liveness key, member hash and name keys (all
-//!   with a TTL), and notices nodes whose liveness key expired: their members leave.
+//! - the **heartbeat** refreshes this node's liveness key and member hash (both with a short
+//!   TTL) and, a slice at a time, its name keys (with a long one), and notices nodes whose
+//!   liveness key expired: their members leave. A name held by a node that is not alive (as
+//!   the instance that took it) is free to anyone at once, whatever its key's TTL: see
+//!   [`crate::scripts::claim`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -46,9 +49,14 @@ pub struct ClusterConfig {
     pub prefix: String,
     /// How often liveness and names are refreshed.
     pub heartbeat: Duration,
-    /// How long liveness and names last unrefreshed: a killed node's members leave and its
-    /// names are free this long after its last heartbeat.
+    /// How long liveness lasts unrefreshed: a killed node's members leave and its names are
+    /// free this long after its last heartbeat.
     pub ttl: Duration,
+    /// How long a name key lasts unrefreshed. Liveness, not this, frees a dead node's names;
+    /// this only bounds how long its keys stay in Redis. The heartbeat refreshes a slice of
+    /// the names each beat, so that each is refreshed four times within it: refreshing all of
+    /// them every beat was 100,000 commands a second at 100,000 sessions, most of Redis's work.
+    pub name_ttl: Duration,
     /// Entries the log keeps: how far behind a node may fall and still catch up.
     pub log_len: usize,
     /// Lines each room's history keeps (the retention prunes it exactly).
@@ -65,6 +73,7 @@ impl ClusterConfig {
             prefix: "chat:".to_owned(),
             heartbeat: Duration::from_secs(1),
             ttl: Duration::from_secs(7),
+            name_ttl: Duration::from_secs(600),
             log_len: 100_000,
             history_len: 10_000,
             line_deadline: Duration::from_secs(20),
@@ -303,16 +312,26 @@ impl Cluster {
         ]
     }
 
+    /// A name key's value: `node|instance|member|account` (member 0 for a reservation).
     fn value(&self, member: u64, account: Option<&str>) -> String {
-        format!("{}|{member}|{}", self.config.node, account.unwrap_or(""))
+        format!(
+            "{}|{}|{member}|{}",
+            self.config.node,
+            self.instance,
+            account.unwrap_or("")
+        )
     }
 
     fn reservation_prefix(&self) -> String {
-        format!("{}|0|", self.config.node)
+        format!("{}|{}|0|", self.config.node, self.instance)
     }
 
     fn ttl_ms(&self) -> u64 {
         self.config.ttl.as_millis() as u64
+    }
+
+    fn name_ttl_ms(&self) -> u64 {
+        self.config.name_ttl.as_millis() as u64
     }
 
     /// Reserves, across the cluster, the name a member asking for `asked` (of `account`)
@@ -380,24 +399,18 @@ impl Cluster {
                 continue;
             }
             let key = self.keys.name(&folded);
-            let mut set = redis::cmd("SET");
-            set.arg(&key)
+            let (alive_before, alive_after) = self.keys.alive_parts();
+            let mut invocation = self.scripts.reserve.prepare_invoke();
+            invocation
+                .key(&key)
                 .arg(&value)
-                .arg("NX")
-                .arg("PX")
-                .arg(self.ttl_ms());
-            let set = set.query_async::<Option<String>>(c);
-            let holder = match tokio::time::timeout(CALL_TIMEOUT, set).await {
-                Ok(Ok(Some(_))) => return Some(candidate),
-                Ok(Ok(None)) => {
-                    let mut get = redis::cmd("GET");
-                    get.arg(&key);
-                    let get = get.query_async::<Option<String>>(c);
-                    match tokio::time::timeout(CALL_TIMEOUT, get).await {
-                        Ok(Ok(holder)) => holder.unwrap_or_default(),
-                        _ => return None,
-                    }
-                }
+                .arg(self.ttl_ms())
+                .arg(alive_before)
+                .arg(alive_after);
+            let reserve = invocation.invoke_async::<Option<String>>(c);
+            let holder = match tokio::time::timeout(CALL_TIMEOUT, reserve).await {
+                Ok(Ok(None)) => return Some(candidate),
+                Ok(Ok(Some(holder))) => holder,
                 Ok(Err(e)) => {
                     self.health
                         .failed(&self.health.writer_down, "reserving a name", &e);
@@ -405,9 +418,10 @@ impl Cluster {
                 }
                 Err(_) => return None,
             };
-            let mut parts = holder.splitn(3, '|');
-            let (node, member, theirs) = (
+            let mut parts = holder.splitn(4, '|');
+            let (node, _instance, member, theirs) = (
                 parts.next().unwrap_or(""),
+                parts.next(),
                 parts
                     .next()
                     .and_then(|m| m.parse::<u64>().ok())
@@ -600,13 +614,16 @@ impl Cluster {
         c: &mut MultiplexedConnection,
         held: &Held,
     ) -> Result<String, redis::RedisError> {
+        let (alive_before, alive_after) = self.keys.alive_parts();
         timed(
             self.scripts
                 .claim
                 .key(&held.key)
                 .arg(&held.value)
-                .arg(self.ttl_ms())
+                .arg(self.name_ttl_ms())
                 .arg(self.reservation_prefix())
+                .arg(alive_before)
+                .arg(alive_after)
                 .invoke_async(c),
         )
         .await
@@ -917,11 +934,13 @@ impl Cluster {
         let mut every = tokio::time::interval(self.config.heartbeat);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut conn: Option<MultiplexedConnection> = None;
+        let mut beats: u64 = 0;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = every.tick() => {}
             }
+            beats += 1;
             if conn.is_none() {
                 match connect(&self.client, CALL_TIMEOUT).await {
                     Ok(c) => conn = Some(c),
@@ -933,7 +952,7 @@ impl Cluster {
                 }
             }
             let c = conn.as_mut().expect("connected above");
-            match self.beat(&hub, c).await {
+            match self.beat(&hub, c, beats).await {
                 Ok(()) => self.health.ok(&self.health.heartbeat_down, "heartbeat"),
                 Err(e) => {
                     self.health
@@ -945,10 +964,12 @@ impl Cluster {
     }
 
     /// Refreshes what keeps this node alive in Redis, and buries the nodes that are not.
+    /// One beat; `slice` (the beat's number) picks the names it refreshes.
     async fn beat<O: Outbox, J: Journal>(
         &self,
         hub: &Mutex<Hub<O, J>>,
         c: &mut MultiplexedConnection,
+        slice: u64,
     ) -> Result<(), redis::RedisError> {
         let node = &self.config.node;
         let ttl = self.ttl_ms();
@@ -967,8 +988,11 @@ impl Cluster {
             .arg(self.keys.members(node))
             .arg(ttl)
             .ignore();
-        for held in self.names.lock().values() {
-            pipe.cmd("PEXPIRE").arg(&held.key).arg(ttl).ignore();
+        let (slices, name_ttl) = (name_slices(&self.config), self.name_ttl_ms());
+        for (member, held) in self.names.lock().iter() {
+            if member % slices == slice % slices {
+                pipe.cmd("PEXPIRE").arg(&held.key).arg(name_ttl).ignore();
+            }
         }
         let () = timed(pipe.query_async(c)).await?;
         let mut nodes: Vec<String> =
@@ -1012,6 +1036,14 @@ impl Cluster {
         .await?;
         Ok(())
     }
+}
+
+/// How many beats it takes to refresh every name once: each beat refreshes the names of the
+/// members whose id falls in its slice, so that each name is refreshed four times within its
+/// TTL.
+fn name_slices(config: &ClusterConfig) -> u64 {
+    let per_refresh = config.name_ttl.as_secs_f64() / 4.0;
+    (per_refresh / config.heartbeat.as_secs_f64().max(0.001)).max(1.0) as u64
 }
 
 /// How many pending events may wait before lines are refused at once (all of them, when none
@@ -1116,6 +1148,30 @@ fn read_reply(value: redis::Value) -> Vec<(String, Vec<(String, String)>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_name_is_refreshed_four_times_within_its_ttl() {
+        let config = ClusterConfig::new("redis://127.0.0.1:1", "n1");
+        let slices = name_slices(&config);
+        assert_eq!(slices, 150, "600 s / 4 at a beat a second");
+        assert!(config.heartbeat * slices as u32 * 4 <= config.name_ttl);
+        // Every member id falls in exactly one slice of any run of `slices` beats.
+        for member in 0..1000u64 {
+            let beats = (17..17 + slices)
+                .filter(|beat| member % slices == beat % slices)
+                .count();
+            assert_eq!(beats, 1, "member {member}");
+        }
+        let tiny = ClusterConfig {
+            name_ttl: Duration::from_millis(10),
+            ..config
+        };
+        assert_eq!(
+            name_slices(&tiny),
+            1,
+            "a TTL shorter than four beats: every beat"
+        );
+    }
 
     #[test]
     fn stream_ids_compare_as_numbers() {

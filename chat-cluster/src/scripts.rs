@@ -43,19 +43,58 @@ end
 return id
 ";
 
-/// Takes a name for a member: free, already this member's, or reserved by this node for a
-/// member about to join. Returns `ok`, or the holder's value.
+/// Whether the name key's value `v` (`node|instance|member|account`) is held by a node that
+/// is alive now as the same instance: its liveness key (`ARGV[la] .. node .. ARGV[lb]`, see
+/// `Keys::alive`) holds that instance. A name key outlives its node by up to its TTL (which
+/// is long, so that the heartbeat refreshes each name seldom); what frees a dead or
+/// restarted node's names at once is this check. Liveness keys are named from the value
+/// rather than passed in KEYS, which a single Redis allows (a Redis Cluster would not).
+const HELD_BY_A_LIVE_NODE: &str = r"
+local function held(v, la, lb)
+  local node, instance = string.match(v, '^([^|]*)|([^|]*)|')
+  return node ~= nil and redis.call('GET', la .. node .. lb) == instance
+end
+";
+
+/// Takes a name for a member: free, already this member's, reserved by this node for a
+/// member about to join, or held by a node that is gone. Returns `ok`, or the holder's value.
 ///
-/// KEYS: the name's key. ARGV: value (`node|member|account`), lifetime (ms), the prefix of
-/// this node's reservations (`node|0|`).
-pub const CLAIM: &str = r"
+/// KEYS: the name's key. ARGV: value (`node|instance|member|account`), lifetime (ms), the
+/// prefix of this node's reservations (`node|instance|0|`), the liveness key's parts before
+/// and after the node's name.
+pub fn claim() -> String {
+    format!(
+        "{HELD_BY_A_LIVE_NODE}{}",
+        r"
 local v = redis.call('GET', KEYS[1])
-if (not v) or v == ARGV[1] or string.sub(v, 1, string.len(ARGV[3])) == ARGV[3] then
+if (not v) or v == ARGV[1] or string.sub(v, 1, string.len(ARGV[3])) == ARGV[3]
+    or not held(v, ARGV[4], ARGV[5]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 'ok'
 end
 return v
-";
+"
+    )
+}
+
+/// Reserves a name for a member about to join: set unless a live node holds it. Returns nil
+/// when reserved, or the holder's value.
+///
+/// KEYS: the name's key. ARGV: value (`node|instance|0|account`), lifetime (ms), the liveness
+/// key's parts before and after the node's name.
+pub fn reserve() -> String {
+    format!(
+        "{HELD_BY_A_LIVE_NODE}{}",
+        r"
+local v = redis.call('GET', KEYS[1])
+if v and held(v, ARGV[3], ARGV[4]) then
+  return v
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"
+    )
+}
 
 /// Gives a name up, if it is still held with this value.
 pub const RELEASE: &str = r"
@@ -71,6 +110,7 @@ pub struct Scripts {
     pub line: Script,
     pub event: Script,
     pub claim: Script,
+    pub reserve: Script,
     pub release: Script,
 }
 
@@ -79,7 +119,8 @@ impl Default for Scripts {
         Self {
             line: Script::new(LINE),
             event: Script::new(EVENT),
-            claim: Script::new(CLAIM),
+            claim: Script::new(&claim()),
+            reserve: Script::new(&reserve()),
             release: Script::new(RELEASE),
         }
     }

@@ -78,7 +78,13 @@ impl Keys {
         format!("{}nodes", self.prefix)
     }
     pub fn alive(&self, node: &str) -> String {
-        format!("{}node:{node}:alive", self.prefix)
+        let (before, after) = self.alive_parts();
+        format!("{before}{node}{after}")
+    }
+    /// What comes before and after the node's name in its liveness key, for the scripts that
+    /// look a name's holder up.
+    pub fn alive_parts(&self) -> (String, &'static str) {
+        (format!("{}node:", self.prefix), ":alive")
     }
     pub fn members(&self, node: &str) -> String {
         format!("{}node:{node}:members", self.prefix)
