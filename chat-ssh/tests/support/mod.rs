@@ -593,6 +593,21 @@ impl Output {
     }
 }
 
+/// Waits until the output satisfies `test` (or the reader is gone), at most `timeout`;
+/// false if the time ran out. `wait_for` answers with a read guard on the watch, and it is
+/// dropped here: a caller that borrowed the output again while still holding it took a second
+/// read lock on one thread, which deadlocks once the reader task waits to write (std's
+/// `RwLock` lets a waiting writer go first). That hung a CI run in `wait_screen`.
+async fn wait_until(
+    output: &mut watch::Receiver<Output>,
+    timeout: Duration,
+    test: impl FnMut(&Output) -> bool,
+) -> bool {
+    tokio::time::timeout(timeout, output.wait_for(test))
+        .await
+        .is_ok()
+}
+
 async fn read_channel(mut reader: ChannelReadHalf, output: Arc<watch::Sender<Output>>) {
     while let Some(message) = reader.wait().await {
         let now = Instant::now();
@@ -718,15 +733,12 @@ impl Session {
         let start = self.cursor;
         let needle = pattern.as_bytes();
         let mut output = self.output.clone();
-        let found = tokio::time::timeout(
-            timeout,
-            output.wait_for(|o| {
-                find(&o.stdout[start.min(o.stdout.len())..], needle).is_some() || o.closed
-            }),
-        )
+        let found = wait_until(&mut output, timeout, |o| {
+            find(&o.stdout[start.min(o.stdout.len())..], needle).is_some() || o.closed
+        })
         .await;
         let o = self.output.borrow();
-        match found.ok().and_then(|_| find(&o.stdout[start..], needle)) {
+        match found.then(|| find(&o.stdout[start..], needle)).flatten() {
             Some(at) => {
                 let end = start + at + needle.len();
                 self.cursor = end;
@@ -789,17 +801,14 @@ impl Session {
     /// returns that text. A PTY session only.
     pub async fn wait_screen(&mut self, what: &str, test: impl Fn(&str) -> bool) -> String {
         let mut output = self.output.clone();
-        let done = tokio::time::timeout(
-            WAIT,
-            output.wait_for(|o| {
-                test(&screen_text(
-                    o.screen.as_ref().expect("a PTY session has a screen"),
-                ))
-            }),
-        )
+        let done = wait_until(&mut output, WAIT, |o| {
+            test(&screen_text(
+                o.screen.as_ref().expect("a PTY session has a screen"),
+            ))
+        })
         .await;
         let text = self.screen();
-        if done.is_err() {
+        if !done {
             panic!(
                 "{}: waited {WAIT:?} for the screen to show {what}; it shows:\n{text}",
                 self.conn.user
@@ -838,9 +847,9 @@ impl Session {
     /// Waits for the exit status and for the channel to close; returns the status.
     pub async fn wait_exit(&self) -> u32 {
         let mut output = self.output.clone();
-        let done = tokio::time::timeout(WAIT, output.wait_for(|o| o.closed)).await;
+        let done = wait_until(&mut output, WAIT, |o| o.closed).await;
         let o = self.output.borrow();
-        if done.is_err() {
+        if !done {
             panic!(
                 "{}: the channel did not close within {WAIT:?} (exit status {:?}); received {:?}",
                 self.conn.user,
@@ -1046,15 +1055,14 @@ impl Session {
         timeout: Duration,
     ) -> Result<(usize, usize), String> {
         let mut output = self.output.clone();
-        let done = tokio::time::timeout(
-            timeout,
-            output.wait_for(|o| o.successes + o.failures >= count || o.closed),
-        )
+        let done = wait_until(&mut output, timeout, |o| {
+            o.successes + o.failures >= count || o.closed
+        })
         .await;
         let o = self.output.borrow();
         match done {
-            Ok(_) => Ok((o.successes, o.failures)),
-            Err(_) => Err(format!(
+            true => Ok((o.successes, o.failures)),
+            false => Err(format!(
                 "{}: {} of {count} replies within {timeout:?}",
                 self.conn.user,
                 o.successes + o.failures
