@@ -47,7 +47,7 @@ pub struct ClusterConfig {
     pub node: String,
     /// Prefix of every key, so that several chats can share a Redis.
     pub prefix: String,
-    /// How often liveness and names are refreshed.
+    /// How often liveness (and a slice of the names: see `name_ttl`) is refreshed.
     pub heartbeat: Duration,
     /// How long liveness lasts unrefreshed: a killed node's members leave and its names are
     /// free this long after its last heartbeat.
@@ -387,6 +387,7 @@ impl Cluster {
     ) -> Option<String> {
         let account_id = account.map(|a| a.id.as_str());
         let value = self.value(0, account_id);
+        let (alive_before, alive_after) = self.keys.alive_parts();
         let mut tried: HashSet<String> = HashSet::new();
         let candidates = std::iter::once(wanted.to_owned()).chain(name::numbered_variants(wanted));
         for candidate in candidates.take(200) {
@@ -399,13 +400,12 @@ impl Cluster {
                 continue;
             }
             let key = self.keys.name(&folded);
-            let (alive_before, alive_after) = self.keys.alive_parts();
             let mut invocation = self.scripts.reserve.prepare_invoke();
             invocation
                 .key(&key)
                 .arg(&value)
                 .arg(self.ttl_ms())
-                .arg(alive_before)
+                .arg(&alive_before)
                 .arg(alive_after);
             let reserve = invocation.invoke_async::<Option<String>>(c);
             let holder = match tokio::time::timeout(CALL_TIMEOUT, reserve).await {

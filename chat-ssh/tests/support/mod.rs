@@ -1060,13 +1060,14 @@ impl Session {
         })
         .await;
         let o = self.output.borrow();
-        match done {
-            true => Ok((o.successes, o.failures)),
-            false => Err(format!(
+        if done {
+            Ok((o.successes, o.failures))
+        } else {
+            Err(format!(
                 "{}: {} of {count} replies within {timeout:?}",
                 self.conn.user,
                 o.successes + o.failures
-            )),
+            ))
         }
     }
 }
